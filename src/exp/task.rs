@@ -1,0 +1,116 @@
+//! The resolved experiment: every default applied, every name checked. This is
+//! what the loader hands to the search; nothing downstream reads raw YAML.
+
+use crate::domain::{Backend, DbMode, Quant, ServingMode};
+use serde::Serialize;
+
+/// Candidate lists for one worker role (agg worker, prefill or decode).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchSpace {
+    pub num_gpu: Vec<u32>,
+    pub tp: Vec<u32>,
+    pub pp: Vec<u32>,
+    pub dp: Vec<u32>,
+    pub moe_tp: Vec<u32>,
+    pub moe_ep: Vec<u32>,
+    pub cp: Vec<u32>,
+}
+
+/// Everything that defines one worker role's engine.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Role {
+    /// Model id or local path exactly as the user wrote it.
+    pub model: String,
+    /// Canonical system name (`gb200_sxm` is normalised to `gb200`).
+    pub system: String,
+    pub backend: Backend,
+    pub backend_version: String,
+    pub quant: Quant,
+    pub search: SearchSpace,
+    /// Large-EP (wide EP) regime requested (`enable_wideep`).
+    pub enable_wideep: bool,
+}
+
+/// Limits on how prefill and decode workers combine into an xPyD replica.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReplicaConfig {
+    /// Allowed GPU counts per replica, already capped by `max_gpu_per_replica` and `total_gpus`.
+    pub num_gpu_per_replica: Vec<u32>,
+    pub max_gpu_per_replica: u32,
+    pub max_prefill_workers: u32,
+    pub max_decode_workers: u32,
+}
+
+/// The `advanced_tuning_config` knobs plus the fixed rate-matching constants.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tuning {
+    pub prefill_latency_correction: f64,
+    pub decode_latency_correction: f64,
+    pub prefill_max_batch_size: u32,
+    pub decode_max_batch_size: u32,
+    pub rate_match_prefill_degradation: f64,
+    pub rate_match_decode_degradation: f64,
+    pub autoscale_ttft_correction_factor: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            prefill_latency_correction: 1.1,
+            decode_latency_correction: 1.08,
+            prefill_max_batch_size: 1,
+            decode_max_batch_size: 512,
+            rate_match_prefill_degradation: 0.9,
+            rate_match_decode_degradation: 0.92,
+            autoscale_ttft_correction_factor: 1.8,
+        }
+    }
+}
+
+/// Roles of an experiment: one pool, or a prefill and a decode pool.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Roles {
+    Agg {
+        worker: Role,
+    },
+    Disagg {
+        prefill: Role,
+        decode: Role,
+        replica: ReplicaConfig,
+    },
+}
+
+/// One fully resolved experiment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Task {
+    pub name: String,
+    pub serving_mode: ServingMode,
+    pub isl: u32,
+    pub osl: u32,
+    pub prefix: u32,
+    pub ttft: f64,
+    pub tpot: f64,
+    pub total_gpus: u32,
+    pub database_mode: DbMode,
+    /// MTP draft tokens (0 = off).
+    pub nextn: u32,
+    /// Expected accepted draft tokens per step, Σ_{i<nextn} Π_{j≤i} p_j.
+    pub nextn_accepted: f64,
+    pub moe_backend: Option<String>,
+    pub attention_backend: Option<String>,
+    pub roles: Roles,
+    pub tuning: Tuning,
+    /// Non-fatal notes the loader wants the user to see (e.g. inferred fallbacks).
+    pub notes: Vec<String>,
+}
+
+impl Task {
+    /// The prefill-side (or only) role.
+    pub fn first_role(&self) -> &Role {
+        match &self.roles {
+            Roles::Agg { worker } => worker,
+            Roles::Disagg { prefill, .. } => prefill,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! xpyd: search LLM serving configurations (aggregated and disaggregated xPyD)
+//! over the vendor engine's measured latency tables.
+//!
+//! Layers: [`exp`] reads and resolves the exp YAML; [`model`] and [`system`]
+//! know architectures and GPUs; [`engine`] compiles op graphs and prices them
+//! with the vendor engine; [`search`] enumerates, sweeps and picks; [`report`]
+//! renders. The TUI front end lives in the binary and never computes.
+
+pub mod domain;
+pub mod exp;
+pub mod report;

@@ -1,0 +1,3 @@
+//! Result types and their renderings (table, JSON, CSV).
+pub mod types;
+pub use types::*;

@@ -1,0 +1,186 @@
+//! The result contract: what `xpyd run --format json` prints and what the TUI
+//! draws. Field names are the public JSON contract; extra fields are allowed.
+
+use serde::{Deserialize, Serialize};
+
+/// One worker pool of a disaggregated row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRow {
+    pub parallel: String,
+    pub workers: u32,
+    pub gpus_per_worker: u32,
+    /// Per-rank batch size.
+    pub bs: u32,
+    pub global_bs: u32,
+    pub memory_gib: f64,
+    pub seq_per_s_per_worker: f64,
+    /// Prefill: TTFT of one worker (corrected); decode: TPOT.
+    pub latency_ms: f64,
+    pub gemm: String,
+    pub kvcache: String,
+    pub fmha: String,
+    pub moe: String,
+    pub comm: String,
+    pub system: String,
+    pub backend: String,
+    pub version: String,
+}
+
+/// One candidate configuration (agg worker or disagg xPyD replica).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub tokens_per_s_per_gpu: f64,
+    pub tokens_per_s_per_gpu_cluster: f64,
+    pub tokens_per_s_per_user: f64,
+    pub ttft_ms: f64,
+    pub tpot_ms: f64,
+    pub request_latency_ms: f64,
+    /// Requests/s of the whole cluster (one replica's rate × replicas).
+    pub request_rate: f64,
+    /// Concurrent requests of the whole cluster.
+    pub concurrency: f64,
+    /// GPUs in one replica (agg: one worker; disagg: one xPyD unit).
+    pub num_total_gpus: u32,
+    pub replicas: u32,
+    pub total_gpus_used: u32,
+    /// Agg: per-GPU memory of the worker; disagg: the larger of the two pools.
+    pub memory_gib: f64,
+    /// Whether the row meets the user's TPOT (and TTFT) target.
+    pub sla_met: bool,
+    // --- agg only ---
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus_per_worker: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctx_tokens: Option<u32>,
+    // --- disagg only ---
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<WorkerRow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode: Option<WorkerRow>,
+    /// Per-op and memory detail, present on best/top/pareto rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+}
+
+/// Latency of one op inside one step, with where the number came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpCost {
+    pub name: String,
+    pub ms: f64,
+    /// `silicon | empirical | sol | estimated | mixed`.
+    pub source: String,
+}
+
+/// One priced step (prefill pass, decode pass, mixed step, gen-only step).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepBreakdown {
+    pub label: String,
+    pub total_ms: f64,
+    pub ops: Vec<OpCost>,
+}
+
+/// Per-GPU memory of one worker, GiB.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryBreakdown {
+    pub role: String,
+    pub weights: f64,
+    pub activations: f64,
+    pub kvcache: f64,
+    pub nccl: f64,
+    pub others: f64,
+    pub total: f64,
+    pub capacity: f64,
+}
+
+/// The agg scheduler's intermediate numbers for one (batch, ctx) point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchedulerNumbers {
+    pub num_mix_steps: f64,
+    pub num_genonly_steps: f64,
+    pub mix_step_ms: f64,
+    pub genonly_step_ms: f64,
+    pub mix_context_tokens: u32,
+    pub mix_decode_requests: u32,
+    /// TTFT = mix_step · ⌈isl/ctx⌉ · queue factor (+ dispatch).
+    pub ttft_queue_factor: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detail {
+    pub steps: Vec<StepBreakdown>,
+    pub memory: Vec<MemoryBreakdown>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerNumbers>,
+}
+
+/// A candidate that was not kept, and why ("why not tp2?").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// `agg`, `prefill`, `decode` or `xpyd`.
+    pub role: String,
+    pub parallel: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    NoResult,
+    Error,
+}
+
+/// Results of one experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentReport {
+    pub name: String,
+    pub serving_mode: String,
+    pub model: String,
+    pub system: String,
+    pub decode_system: Option<String>,
+    pub backend: String,
+    pub backend_version: String,
+    pub database_mode: String,
+    pub isl: u32,
+    pub osl: u32,
+    pub prefix: u32,
+    pub ttft: f64,
+    pub tpot: f64,
+    pub total_gpus: u32,
+    pub status: Status,
+    pub error: Option<String>,
+    pub elapsed_ms: f64,
+    pub best: Option<Row>,
+    pub top: Vec<Row>,
+    pub pareto: Vec<Row>,
+    pub rejected: Vec<Rejection>,
+    /// Every feasible row (all TPOT targets pooled); only filled on request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feasible: Vec<Row>,
+    /// Number of engine step evaluations this experiment needed.
+    #[serde(default)]
+    pub engine_evaluations: u64,
+}
+
+/// Which latency data a run used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    /// `measured` (the vendor database) or `builtin` (SOL from built-in specs).
+    pub kind: String,
+    /// Where it was found (flag, env, python package, cache) and the path.
+    pub source: String,
+    pub path: Option<String>,
+}
+
+/// Results of one file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub file: String,
+    pub experiments: Vec<ExperimentReport>,
+    pub best_experiment: Option<String>,
+    pub database: DatabaseInfo,
+}
