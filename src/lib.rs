@@ -7,5 +7,11 @@
 //! renders. The TUI front end lives in the binary and never computes.
 
 pub mod domain;
+pub mod engine;
 pub mod exp;
+pub mod model;
 pub mod report;
+pub mod run;
+pub mod search;
+pub mod system;
+pub mod tui;

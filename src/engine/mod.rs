@@ -1,0 +1,1 @@
+//! Op-graph compiler and the bridge to the vendor engine.

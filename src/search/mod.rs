@@ -1,0 +1,1 @@
+//! Enumeration, agg and disagg sweeps, Pareto and picking.

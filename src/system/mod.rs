@@ -1,0 +1,1 @@
+//! GPU systems and the measured database.

@@ -1,0 +1,1 @@
+//! Terminal explorer: state, actions, panes, watcher, worker. Never computes latencies.
