@@ -1,1 +1,5 @@
 //! Enumeration, agg and disagg sweeps, Pareto and picking.
+pub mod agg;
+pub mod enumerate;
+pub mod grid;
+pub mod pricer;
