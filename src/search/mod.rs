@@ -1,5 +1,6 @@
 //! Enumeration, agg and disagg sweeps, Pareto and picking.
 pub mod agg;
+pub mod disagg;
 pub mod enumerate;
 pub mod grid;
 pub mod pricer;
