@@ -1,3 +1,5 @@
 //! Result types and their renderings (table, JSON, CSV).
 pub mod types;
 pub use types::*;
+pub mod csv;
+pub mod table;

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRow {
     pub parallel: String,
+    /// The same layout as numbers.
+    pub layout: crate::domain::Parallel,
     pub workers: u32,
     pub gpus_per_worker: u32,
     /// Per-rank batch size.
@@ -16,6 +18,26 @@ pub struct WorkerRow {
     pub seq_per_s_per_worker: f64,
     /// Prefill: TTFT of one worker (corrected); decode: TPOT.
     pub latency_ms: f64,
+    pub gemm: String,
+    pub kvcache: String,
+    pub fmha: String,
+    pub moe: String,
+    pub comm: String,
+    pub system: String,
+    pub backend: String,
+    pub version: String,
+}
+
+/// Agg-only facts of a row: the scheduler's bookkeeping and the worker identity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AggExtra {
+    pub layout: crate::domain::Parallel,
+    pub global_bs: u32,
+    pub balance_score: f64,
+    pub num_ctx_reqs: u32,
+    pub num_gen_reqs: u32,
+    pub num_tokens: u32,
+    pub gen_tokens: u32,
     pub gemm: String,
     pub kvcache: String,
     pub fmha: String,
@@ -47,6 +69,10 @@ pub struct Row {
     pub memory_gib: f64,
     /// Whether the row meets the user's TPOT (and TTFT) target.
     pub sla_met: bool,
+    /// Requests/s, tokens/s and requests/s/GPU of one replica (the reference's raw columns).
+    pub seq_per_s: f64,
+    pub seq_per_s_per_gpu: f64,
+    pub tokens_per_s: f64,
     // --- agg only ---
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<String>,
@@ -56,6 +82,8 @@ pub struct Row {
     pub gpus_per_worker: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctx_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agg: Option<AggExtra>,
     // --- disagg only ---
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<WorkerRow>,

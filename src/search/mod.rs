@@ -3,4 +3,5 @@ pub mod agg;
 pub mod disagg;
 pub mod enumerate;
 pub mod grid;
+pub mod pick;
 pub mod pricer;
