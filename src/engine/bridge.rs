@@ -56,8 +56,14 @@ impl EngineCache {
     }
 
     /// Build (or reuse) the engine for `spec` over the tables in `systems_root`.
-    pub fn engine(&self, spec: &EngineSpec, systems_root: &Path) -> Result<(u64, Arc<Engine>), PriceError> {
-        let bytes = spec.to_bincode().map_err(|e| PriceError(format!("op graph encoding: {e}")))?;
+    pub fn engine(
+        &self,
+        spec: &EngineSpec,
+        systems_root: &Path,
+    ) -> Result<(u64, Arc<Engine>), PriceError> {
+        let bytes = spec
+            .to_bincode()
+            .map_err(|e| PriceError(format!("op graph encoding: {e}")))?;
         let id = spec_id(&bytes);
         let key = (id, systems_root.to_path_buf());
         if let Ok(map) = self.engines.lock() {
@@ -66,7 +72,8 @@ impl EngineCache {
             }
         }
         // Built outside the lock: loading can take a while and other workers proceed.
-        let engine = Engine::from_spec_bytes(&bytes, systems_root).map_err(|e| PriceError(e.to_string()))?;
+        let engine =
+            Engine::from_spec_bytes(&bytes, systems_root).map_err(|e| PriceError(e.to_string()))?;
         let engine = Arc::new(engine);
         if let Ok(mut map) = self.engines.lock() {
             let e = map.entry(key).or_insert(engine);
@@ -75,7 +82,11 @@ impl EngineCache {
         Ok((id, engine))
     }
 
-    fn memo(&self, key: MemoKey, f: impl FnOnce() -> Result<f64, PriceError>) -> Result<f64, PriceError> {
+    fn memo(
+        &self,
+        key: MemoKey,
+        f: impl FnOnce() -> Result<f64, PriceError>,
+    ) -> Result<f64, PriceError> {
         if let Ok(map) = self.steps.lock() {
             if let Some(v) = map.get(&key) {
                 self.hits.fetch_add(1, Ordering::Relaxed);
@@ -92,8 +103,8 @@ impl EngineCache {
 }
 
 /// Prices steps of one compiled worker at one (isl, osl, prefix).
-pub struct EnginePricer<'a> {
-    pub cache: &'a EngineCache,
+pub struct EnginePricer {
+    pub cache: Arc<EngineCache>,
     pub engine: Arc<Engine>,
     pub spec_id: u64,
     pub isl: u32,
@@ -105,17 +116,23 @@ fn err(e: aiconfigurator_core::AicError) -> PriceError {
     PriceError(e.to_string())
 }
 
-impl EnginePricer<'_> {
+impl EnginePricer {
     fn key(&self, k: StepKey) -> MemoKey {
         (self.spec_id, self.isl, self.osl, self.prefix, k)
     }
 
     fn runtime(&self, batch: u32) -> RuntimeConfig {
-        RuntimeConfig { batch_size: batch, isl: self.isl, osl: self.osl, prefix: self.prefix, ..Default::default() }
+        RuntimeConfig {
+            batch_size: batch,
+            isl: self.isl,
+            osl: self.osl,
+            prefix: self.prefix,
+            ..Default::default()
+        }
     }
 }
 
-impl Pricer for EnginePricer<'_> {
+impl Pricer for EnginePricer {
     fn mixed_step(&self, ctx: u32, gen: u32) -> Result<f64, PriceError> {
         self.cache.memo(self.key(StepKey::Mixed { ctx, gen }), || {
             self.engine
@@ -126,14 +143,20 @@ impl Pricer for EnginePricer<'_> {
 
     fn genonly_step(&self, batch: u32) -> Result<f64, PriceError> {
         self.cache.memo(self.key(StepKey::GenOnly { batch }), || {
-            self.engine.decode_step_latency(batch, self.isl, self.osl, 1.0).map_err(err)
+            self.engine
+                .decode_step_latency(batch, self.isl, self.osl, 1.0)
+                .map_err(err)
         })
     }
 
     fn static_ctx(&self, batch: u32) -> Result<f64, PriceError> {
         self.cache.memo(self.key(StepKey::StaticCtx { batch }), || {
             self.engine
-                .run_static(&self.runtime(batch), StaticMode::Context, DEFAULT_STATIC_STRIDE)
+                .run_static(
+                    &self.runtime(batch),
+                    StaticMode::Context,
+                    DEFAULT_STATIC_STRIDE,
+                )
                 .map(|r| r.context_ms)
                 .map_err(err)
         })
@@ -142,32 +165,57 @@ impl Pricer for EnginePricer<'_> {
     fn static_gen(&self, batch: u32) -> Result<f64, PriceError> {
         self.cache.memo(self.key(StepKey::StaticGen { batch }), || {
             self.engine
-                .run_static(&self.runtime(batch), StaticMode::Generation, DEFAULT_STATIC_STRIDE)
+                .run_static(
+                    &self.runtime(batch),
+                    StaticMode::Generation,
+                    DEFAULT_STATIC_STRIDE,
+                )
                 .map(|r| r.generation_ms)
                 .map_err(err)
         })
     }
+
+    fn agg_ops(&self, ctx: u32, gen: u32, genonly_batch: u32) -> Option<(OpList, OpList)> {
+        agg_breakdown(self, ctx, gen, genonly_batch).ok()
+    }
+
+    fn static_ops(&self, batch: u32, prefill: bool) -> Option<OpList> {
+        static_breakdown(self, batch, prefill, 1.0).ok()
+    }
 }
 
-/// Per-op costs of one step, for the breakdown view: (name, ms, source).
-pub type OpList = Vec<(String, f64, String)>;
+pub use crate::search::pricer::OpList;
 
 fn ops(v: Vec<aiconfigurator_core::engine::PerOpValue>) -> OpList {
-    v.into_iter().map(|(n, ms, _e, s)| (n, ms, s.to_string())).collect()
+    v.into_iter()
+        .map(|(n, ms, _e, s)| (n, ms, s.to_string()))
+        .collect()
 }
 
 /// Breakdowns of the steps behind one agg point: the mixed step (shared ops,
 /// context attention, decode attention) and the gen-only step.
-pub fn agg_breakdown(p: &EnginePricer, ctx: u32, gen: u32, genonly_batch: u32) -> Result<(OpList, OpList), PriceError> {
+pub fn agg_breakdown(
+    p: &EnginePricer,
+    ctx: u32,
+    gen: u32,
+    genonly_batch: u32,
+) -> Result<(OpList, OpList), PriceError> {
     let (a, b, c) = p
         .engine
         .mixed_step_breakdown_per_op(ctx, gen, p.isl, p.osl, p.prefix, 1.0, 1.0)
         .map_err(err)?;
     let mut mixed = ops(a);
-    mixed.extend(ops(b).into_iter().map(|(n, ms, s)| (format!("{n} (scaled)"), ms, s)));
+    mixed.extend(
+        ops(b)
+            .into_iter()
+            .map(|(n, ms, s)| (format!("{n} (scaled)"), ms, s)),
+    );
     mixed.extend(ops(c));
     let genonly = if genonly_batch > 0 {
-        ops(p.engine.decode_step_per_op(genonly_batch, p.isl, p.osl, 1.0).map_err(err)?)
+        ops(p
+            .engine
+            .decode_step_per_op(genonly_batch, p.isl, p.osl, 1.0)
+            .map_err(err)?)
     } else {
         Vec::new()
     };
@@ -175,11 +223,26 @@ pub fn agg_breakdown(p: &EnginePricer, ctx: u32, gen: u32, genonly_batch: u32) -
 }
 
 /// Per-op breakdown of a static prefill or decode pass, scaled by its correction.
-pub fn static_breakdown(p: &EnginePricer, batch: u32, prefill: bool, correction: f64) -> Result<OpList, PriceError> {
-    let mode = if prefill { StaticMode::Context } else { StaticMode::Generation };
-    let (c, g) = p.engine.run_static_per_op(&p.runtime(batch), mode, DEFAULT_STATIC_STRIDE).map_err(err)?;
+pub fn static_breakdown(
+    p: &EnginePricer,
+    batch: u32,
+    prefill: bool,
+    correction: f64,
+) -> Result<OpList, PriceError> {
+    let mode = if prefill {
+        StaticMode::Context
+    } else {
+        StaticMode::Generation
+    };
+    let (c, g) = p
+        .engine
+        .run_static_per_op(&p.runtime(batch), mode, DEFAULT_STATIC_STRIDE)
+        .map_err(err)?;
     let v = if prefill { c } else { g };
-    Ok(ops(v).into_iter().map(|(n, ms, s)| (n, ms * correction, s)).collect())
+    Ok(ops(v)
+        .into_iter()
+        .map(|(n, ms, s)| (n, ms * correction, s))
+        .collect())
 }
 
 #[cfg(test)]

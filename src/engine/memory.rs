@@ -13,11 +13,21 @@ pub const GIB: f64 = (1u64 << 30) as f64;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum KvLayout {
     /// GQA/MHA: ⌈n_kv/tp⌉·head_dim·2 elements per layer per token.
-    Gqa { kv_heads: u32, head_dim: u32, layers: u32 },
+    Gqa {
+        kv_heads: u32,
+        head_dim: u32,
+        layers: u32,
+    },
     /// MLA latent cache, shared across heads and not sharded by tp.
     Mla { layers: u32, width: u32 },
     /// gpt-oss: half the layers use a sliding window capped at `window` tokens.
-    SlidingHalf { kv_heads: u32, head_dim: u32, layers: u32, window: u32, swa_every: u32 },
+    SlidingHalf {
+        kv_heads: u32,
+        head_dim: u32,
+        layers: u32,
+        window: u32,
+        swa_every: u32,
+    },
 }
 
 /// Everything about one worker that its memory depends on, except the step shape.
@@ -86,9 +96,13 @@ pub struct StepShape {
 pub enum Fit {
     Fits,
     /// Total ≥ capacity; carries GiB over.
-    Oom { over_gib: f64 },
+    Oom {
+        over_gib: f64,
+    },
     /// KV exceeds the backend's KV budget; carries GiB over.
-    KvOom { over_gib: f64 },
+    KvOom {
+        over_gib: f64,
+    },
 }
 
 fn tp_index(tp: u32) -> usize {
@@ -117,13 +131,26 @@ impl KvLayout {
     pub fn bytes_per_sequence(&self, seq: u64, tp: u32, bytes_per_elem: f64) -> f64 {
         let tp = tp.max(1);
         match *self {
-            KvLayout::Gqa { kv_heads, head_dim, layers } => {
+            KvLayout::Gqa {
+                kv_heads,
+                head_dim,
+                layers,
+            } => {
                 let per_gpu = kv_heads.div_ceil(tp) as f64;
                 seq as f64 * bytes_per_elem * (per_gpu * head_dim as f64 * layers as f64 * 2.0)
             }
-            KvLayout::Mla { layers, width } => seq as f64 * bytes_per_elem * (layers as f64 * width as f64),
-            KvLayout::SlidingHalf { kv_heads, head_dim, layers, window, swa_every } => {
-                let per_layer = kv_heads.div_ceil(tp) as f64 * head_dim as f64 * 2.0 * bytes_per_elem;
+            KvLayout::Mla { layers, width } => {
+                seq as f64 * bytes_per_elem * (layers as f64 * width as f64)
+            }
+            KvLayout::SlidingHalf {
+                kv_heads,
+                head_dim,
+                layers,
+                window,
+                swa_every,
+            } => {
+                let per_layer =
+                    kv_heads.div_ceil(tp) as f64 * head_dim as f64 * 2.0 * bytes_per_elem;
                 let swa = (layers / swa_every.max(1)) as f64;
                 let global = layers as f64 - swa;
                 let swa_seq = seq.min(window as u64) as f64;
@@ -142,7 +169,10 @@ impl WorkerMemory {
         } else {
             s.num_tokens
         } as f64;
-        let mut act = 2.0 * num_tokens * self.act_width * activation_coeff(self.backend, self.family, self.tp);
+        let mut act = 2.0
+            * num_tokens
+            * self.act_width
+            * activation_coeff(self.backend, self.family, self.tp);
         if self.family == Family::Deepseek && self.num_experts > 0 {
             let width = match self.backend {
                 Backend::Sglang => self.hidden,
@@ -172,8 +202,14 @@ impl WorkerMemory {
             act *= 1.15;
             others *= 1.2;
         }
-        let seq = s.max_seq_len.map(|v| v as u64).unwrap_or(s.isl as u64 + s.osl as u64);
-        let kv = s.batch as f64 * self.kv.bytes_per_sequence(seq, self.tp, self.kv_bytes_per_elem);
+        let seq = s
+            .max_seq_len
+            .map(|v| v as u64)
+            .unwrap_or(s.isl as u64 + s.osl as u64);
+        let kv = s.batch as f64
+            * self
+                .kv
+                .bytes_per_sequence(seq, self.tp, self.kv_bytes_per_elem);
         let nccl = self.nccl_mem[tp_index(self.tp)];
         Footprint {
             weights: weights / GIB,
@@ -191,7 +227,11 @@ impl WorkerMemory {
             Backend::Trtllm => (0.9, 0.015, 0.02, true),
             Backend::Vllm => {
                 let v = &self.backend_version;
-                let f = if v.starts_with("0.14") || v.starts_with("0.19") { 0.9 } else { 0.92 };
+                let f = if v.starts_with("0.14") || v.starts_with("0.19") {
+                    0.9
+                } else {
+                    0.92
+                };
                 (f, 0.0, 0.02, false)
             }
             Backend::Sglang => {
@@ -210,14 +250,22 @@ impl WorkerMemory {
     pub fn check(&self, fp: &Footprint, static_path: bool) -> Fit {
         let cap = self.capacity_bytes / GIB;
         if fp.total >= cap {
-            return Fit::Oom { over_gib: fp.total - cap };
+            return Fit::Oom {
+                over_gib: fp.total - cap,
+            };
         }
         let (f, reserved, tol, of_free) = self.kv_budget_params(static_path);
         let scale = (1.0 - reserved) * (1.0 - tol);
         let non_kv = fp.total - fp.kvcache;
-        let budget = if of_free { (cap - non_kv) * f * scale } else { cap * f * scale - non_kv };
+        let budget = if of_free {
+            (cap - non_kv) * f * scale
+        } else {
+            cap * f * scale - non_kv
+        };
         if fp.kvcache > budget {
-            return Fit::KvOom { over_gib: fp.kvcache - budget };
+            return Fit::KvOom {
+                over_gib: fp.kvcache - budget,
+            };
         }
         Fit::Fits
     }
@@ -259,7 +307,11 @@ pub fn round_half_even(x: f64, digits: i32) -> f64 {
     let y = x * m;
     let r = y.round();
     // Exact .5 ties go to even, as Python does.
-    let r = if (y - y.trunc()).abs() == 0.5 && (r % 2.0) != 0.0 { r - y.signum() } else { r };
+    let r = if (y - y.trunc()).abs() == 0.5 && (r % 2.0) != 0.0 {
+        r - y.signum()
+    } else {
+        r
+    };
     r / m
 }
 
@@ -282,9 +334,18 @@ mod tests {
             hidden: 5120.0,
             num_experts: 0,
             topk: 0,
-            kv: KvLayout::Gqa { kv_heads: 8, head_dim: 128, layers: 64 },
+            kv: KvLayout::Gqa {
+                kv_heads: 8,
+                head_dim: 128,
+                layers: 64,
+            },
             kv_bytes_per_elem: 2.0,
-            nccl_mem: [0.0, 342.0 * 1024.0 * 1024.0, 392.0 * 1024.0 * 1024.0, 392.0 * 1024.0 * 1024.0],
+            nccl_mem: [
+                0.0,
+                342.0 * 1024.0 * 1024.0,
+                392.0 * 1024.0 * 1024.0,
+                392.0 * 1024.0 * 1024.0,
+            ],
             other_mem: 3.5 * GIB,
             capacity_bytes: 80.0 * GIB,
             backend_version: "1.3.0rc20".into(),
@@ -335,8 +396,18 @@ mod tests {
 
     #[test]
     fn gpt_oss_window_caps_half_the_layers() {
-        let kv = KvLayout::SlidingHalf { kv_heads: 8, head_dim: 64, layers: 36, window: 128, swa_every: 2 };
-        let full = KvLayout::Gqa { kv_heads: 8, head_dim: 64, layers: 36 };
+        let kv = KvLayout::SlidingHalf {
+            kv_heads: 8,
+            head_dim: 64,
+            layers: 36,
+            window: 128,
+            swa_every: 2,
+        };
+        let full = KvLayout::Gqa {
+            kv_heads: 8,
+            head_dim: 64,
+            layers: 36,
+        };
         let a = kv.bytes_per_sequence(4000, 1, 2.0);
         let b = full.bytes_per_sequence(4000, 1, 2.0);
         assert!(a < b * 0.52 && a > b * 0.5);

@@ -1,3 +1,3 @@
 //! Op-graph compiler and the bridge to the vendor engine.
-pub mod memory;
 pub mod bridge;
+pub mod memory;

@@ -3,22 +3,115 @@
 use super::{ExperimentReport, Row};
 
 pub const AGG_COLUMNS: &[&str] = &[
-    "model", "isl", "osl", "prefix", "concurrency", "request_rate", "bs", "global_bs", "ttft", "tpot",
-    "request_latency", "encoder_latency", "encoder_memory", "seq/s", "seq/s/gpu", "tokens/s", "tokens/s/gpu",
-    "tokens/s/user", "num_total_gpus", "tp", "pp", "dp", "moe_tp", "moe_ep", "cp", "parallel", "gemm", "kvcache",
-    "fmha", "moe", "comm", "memory", "balance_score", "num_ctx_reqs", "num_gen_reqs", "num_tokens", "ctx_tokens",
-    "gen_tokens", "backend", "version", "system", "power_w", "tokens/s/gpu_cluster",
+    "model",
+    "isl",
+    "osl",
+    "prefix",
+    "concurrency",
+    "request_rate",
+    "bs",
+    "global_bs",
+    "ttft",
+    "tpot",
+    "request_latency",
+    "encoder_latency",
+    "encoder_memory",
+    "seq/s",
+    "seq/s/gpu",
+    "tokens/s",
+    "tokens/s/gpu",
+    "tokens/s/user",
+    "num_total_gpus",
+    "tp",
+    "pp",
+    "dp",
+    "moe_tp",
+    "moe_ep",
+    "cp",
+    "parallel",
+    "gemm",
+    "kvcache",
+    "fmha",
+    "moe",
+    "comm",
+    "memory",
+    "balance_score",
+    "num_ctx_reqs",
+    "num_gen_reqs",
+    "num_tokens",
+    "ctx_tokens",
+    "gen_tokens",
+    "backend",
+    "version",
+    "system",
+    "power_w",
+    "tokens/s/gpu_cluster",
 ];
 
 pub const DISAGG_COLUMNS: &[&str] = &[
-    "model", "isl", "osl", "prefix", "concurrency", "request_rate", "(p)bs", "(p)global_bs", "(p)workers", "(d)bs",
-    "(d)global_bs", "(d)workers", "ttft", "tpot", "request_latency", "encoder_latency", "seq/s", "seq/s/gpu",
-    "tokens/s", "tokens/s/gpu", "tokens/s/user", "(p)seq/s/worker", "(d)seq/s/worker", "num_total_gpus", "(p)tp",
-    "(p)pp", "(p)dp", "(p)moe_tp", "(p)moe_ep", "(p)cp", "(p)parallel", "(p)gemm", "(p)kvcache", "(p)fmha",
-    "(p)moe", "(p)comm", "(p)memory", "(p)backend", "(p)version", "(p)system", "(d)tp", "(d)pp", "(d)dp",
-    "(d)moe_tp", "(d)moe_ep", "(d)parallel", "(d)gemm", "(d)kvcache", "(d)fmha", "(d)moe", "(d)comm", "(d)memory",
-    "(d)backend", "(d)version", "(d)system", "(e)workers", "(e)tp", "(e)pp", "(e)bs", "(e)parallel", "(e)memory",
-    "power_w", "tokens/s/gpu_cluster",
+    "model",
+    "isl",
+    "osl",
+    "prefix",
+    "concurrency",
+    "request_rate",
+    "(p)bs",
+    "(p)global_bs",
+    "(p)workers",
+    "(d)bs",
+    "(d)global_bs",
+    "(d)workers",
+    "ttft",
+    "tpot",
+    "request_latency",
+    "encoder_latency",
+    "seq/s",
+    "seq/s/gpu",
+    "tokens/s",
+    "tokens/s/gpu",
+    "tokens/s/user",
+    "(p)seq/s/worker",
+    "(d)seq/s/worker",
+    "num_total_gpus",
+    "(p)tp",
+    "(p)pp",
+    "(p)dp",
+    "(p)moe_tp",
+    "(p)moe_ep",
+    "(p)cp",
+    "(p)parallel",
+    "(p)gemm",
+    "(p)kvcache",
+    "(p)fmha",
+    "(p)moe",
+    "(p)comm",
+    "(p)memory",
+    "(p)backend",
+    "(p)version",
+    "(p)system",
+    "(d)tp",
+    "(d)pp",
+    "(d)dp",
+    "(d)moe_tp",
+    "(d)moe_ep",
+    "(d)parallel",
+    "(d)gemm",
+    "(d)kvcache",
+    "(d)fmha",
+    "(d)moe",
+    "(d)comm",
+    "(d)memory",
+    "(d)backend",
+    "(d)version",
+    "(d)system",
+    "(e)workers",
+    "(e)tp",
+    "(e)pp",
+    "(e)bs",
+    "(e)parallel",
+    "(e)memory",
+    "power_w",
+    "tokens/s/gpu_cluster",
 ];
 
 /// Numbers as the reference prints them: integers without a fraction, floats as shortest repr.
@@ -90,11 +183,19 @@ fn agg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
 }
 
 fn disagg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
-    let (Some(p), Some(d)) = (&r.prefill, &r.decode) else { return Vec::new() };
+    let (Some(p), Some(d)) = (&r.prefill, &r.decode) else {
+        return Vec::new();
+    };
     let replicas = r.replicas.max(1) as f64;
     let worker = |w: &super::WorkerRow, with_cp: bool| {
         let l = w.layout;
-        let mut v = vec![l.tp.to_string(), l.pp.to_string(), l.dp.to_string(), l.moe_tp.to_string(), l.moe_ep.to_string()];
+        let mut v = vec![
+            l.tp.to_string(),
+            l.pp.to_string(),
+            l.dp.to_string(),
+            l.moe_tp.to_string(),
+            l.moe_ep.to_string(),
+        ];
         if with_cp {
             v.push(l.cp.to_string());
         }
@@ -140,7 +241,15 @@ fn disagg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
     ];
     v.extend(worker(p, true));
     v.extend(worker(d, false));
-    v.extend(["0".into(), "0".into(), "0".into(), "0".into(), String::new(), num(0.0), num(0.0)]);
+    v.extend([
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        String::new(),
+        num(0.0),
+        num(0.0),
+    ]);
     v.push(num(r.tokens_per_s_per_gpu_cluster));
     v
 }
@@ -152,7 +261,11 @@ pub fn rows_csv(e: &ExperimentReport, rows: &[Row]) -> String {
     let mut out = cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
     out.push('\n');
     for r in rows {
-        let f = if disagg { disagg_fields(e, r) } else { agg_fields(e, r) };
+        let f = if disagg {
+            disagg_fields(e, r)
+        } else {
+            agg_fields(e, r)
+        };
         out.push_str(&f.join(","));
         out.push('\n');
     }

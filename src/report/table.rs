@@ -8,14 +8,20 @@ use std::fmt::Write;
 pub fn gpus_arithmetic(r: &Row) -> String {
     match (&r.prefill, &r.decode) {
         (Some(p), Some(d)) => {
-            let base = format!("{}x{}+{}x{}", p.workers, p.gpus_per_worker, d.workers, d.gpus_per_worker);
+            let base = format!(
+                "{}x{}+{}x{}",
+                p.workers, p.gpus_per_worker, d.workers, d.gpus_per_worker
+            );
             if r.replicas > 1 {
                 format!("{} (=({base})x{})", r.total_gpus_used, r.replicas)
             } else {
                 format!("{} (={base})", r.total_gpus_used)
             }
         }
-        _ => format!("{} (={}x{})", r.total_gpus_used, r.replicas, r.num_total_gpus),
+        _ => format!(
+            "{} (={}x{})",
+            r.total_gpus_used, r.replicas, r.num_total_gpus
+        ),
     }
 }
 
@@ -31,7 +37,11 @@ pub fn concurrency_arithmetic(r: &Row) -> String {
             }
         }
         None => {
-            let per = r.agg.as_ref().map(|a| a.global_bs * a.layout.pp).unwrap_or(0);
+            let per = r
+                .agg
+                .as_ref()
+                .map(|a| a.global_bs * a.layout.pp)
+                .unwrap_or(0);
             format!("{total} (={per}x{})", r.replicas)
         }
     }
@@ -42,7 +52,10 @@ pub fn config_label(r: &Row) -> String {
     match (&r.parallel, &r.prefill, &r.decode) {
         (Some(p), _, _) => format!("{p} bs{}", r.bs.unwrap_or(0)),
         (None, Some(p), Some(d)) => {
-            format!("{}P {} bs{} + {}D {} bs{}", p.workers, p.parallel, p.bs, d.workers, d.parallel, d.bs)
+            format!(
+                "{}P {} bs{} + {}D {} bs{}",
+                p.workers, p.parallel, p.bs, d.workers, d.parallel, d.bs
+            )
         }
         _ => String::new(),
     }
@@ -61,13 +74,32 @@ fn header(e: &ExperimentReport) -> String {
     let _ = write!(
         s,
         ", {} {}, {}; isl {} osl {} prefix {}; SLA TTFT {} ms, TPOT {} ms; {} GPUs; {:.0} ms",
-        e.backend, e.backend_version, e.database_mode, e.isl, e.osl, e.prefix, e.ttft, e.tpot, e.total_gpus, e.elapsed_ms
+        e.backend,
+        e.backend_version,
+        e.database_mode,
+        e.isl,
+        e.osl,
+        e.prefix,
+        e.ttft,
+        e.tpot,
+        e.total_gpus,
+        e.elapsed_ms
     );
     s
 }
 
 fn rows_table(rows: &[Row]) -> String {
-    let head = ["rank", "tok/s/gpu", "tok/s/user", "TTFT ms", "TPOT ms", "config", "GPUs", "concurrency", "mem GiB"];
+    let head = [
+        "rank",
+        "tok/s/gpu",
+        "tok/s/user",
+        "TTFT ms",
+        "TPOT ms",
+        "config",
+        "GPUs",
+        "concurrency",
+        "mem GiB",
+    ];
     let body: Vec<[String; 9]> = rows
         .iter()
         .enumerate()
@@ -127,12 +159,23 @@ pub fn render(report: &RunReport) -> String {
             Status::Ok => {
                 out.push_str(&rows_table(&e.top));
                 if e.top.iter().any(|r| !r.sla_met) {
-                    out.push_str("(!) no configuration meets the TPOT target; the closest ones are shown\n");
+                    out.push_str(
+                        "(!) no configuration meets the TPOT target; the closest ones are shown\n",
+                    );
                 }
-                let _ = writeln!(out, "pareto front: {} points; rejected layouts: {}", e.pareto.len(), e.rejected.len());
+                let _ = writeln!(
+                    out,
+                    "pareto front: {} points; rejected layouts: {}",
+                    e.pareto.len(),
+                    e.rejected.len()
+                );
             }
             Status::NoResult => {
-                let _ = writeln!(out, "no result: {}", e.error.as_deref().unwrap_or("nothing feasible"));
+                let _ = writeln!(
+                    out,
+                    "no result: {}",
+                    e.error.as_deref().unwrap_or("nothing feasible")
+                );
                 for r in e.rejected.iter().take(8) {
                     let _ = writeln!(out, "  {} {}: {}", r.role, r.parallel, r.reason);
                 }

@@ -5,7 +5,9 @@
 use super::grid;
 use super::pricer::{PriceError, Pricer};
 use crate::domain::{Backend, Parallel};
-use crate::engine::memory::{round_half_even as r3x, Fit, Footprint, MtpScaling, StepShape, WorkerMemory};
+use crate::engine::memory::{
+    round_half_even as r3x, Fit, Footprint, MtpScaling, StepShape, WorkerMemory,
+};
 use crate::run::CancelToken;
 
 fn r3(x: f64) -> f64 {
@@ -105,7 +107,11 @@ pub fn price_point(
         } else {
             genonly_steps = decode_iters - steps_ctx;
             genonly_batch = b;
-            tpot_mix_steps = if drains { (steps_ctx - 3.0).max(1.0) } else { steps_ctx };
+            tpot_mix_steps = if drains {
+                (steps_ctx - 3.0).max(1.0)
+            } else {
+                steps_ctx
+            };
         }
     } else {
         mix_steps = 1.0;
@@ -115,7 +121,11 @@ pub fn price_point(
         tpot_mix_steps = 0.0;
     }
     let m = pricer.mixed_step(ctx, gen_mix)?;
-    let g = if genonly_batch > 0 { pricer.genonly_step(genonly_batch)? } else { 0.0 };
+    let g = if genonly_batch > 0 {
+        pricer.genonly_step(genonly_batch)?
+    } else {
+        0.0
+    };
 
     let queue = match w.backend {
         Backend::Vllm => {
@@ -127,13 +137,25 @@ pub fn price_point(
         }
         _ => (2.0 + (steps_ctx - 3.0) / 2.0 / 10.0).min(4.0),
     };
-    let dispatch = if w.backend == Backend::Vllm { w.num_layers as f64 * 0.8 } else { 0.0 };
+    let dispatch = if w.backend == Backend::Vllm {
+        w.num_layers as f64 * 0.8
+    } else {
+        0.0
+    };
     let ttft = (m * (isl as f64 / ctx as f64).ceil() + dispatch) * queue;
     let tpot_den = tpot_mix_steps + genonly_steps;
-    let tpot = if tpot_den > 0.0 { (m * tpot_mix_steps + g * genonly_steps) / tpot_den / progress } else { 0.0 };
+    let tpot = if tpot_den > 0.0 {
+        (m * tpot_mix_steps + g * genonly_steps) / tpot_den / progress
+    } else {
+        0.0
+    };
     let total = mix_steps * m + genonly_steps * g;
     let gen_tokens = osl.saturating_sub(1) as f64;
-    let mut thr = if osl > 1 && total > 0.0 { 1000.0 / total * b as f64 * gen_tokens } else { 0.0 };
+    let mut thr = if osl > 1 && total > 0.0 {
+        1000.0 / total * b as f64 * gen_tokens
+    } else {
+        0.0
+    };
     if w.backend == Backend::Vllm {
         let rl = ttft + tpot * gen_tokens;
         if rl > 0.0 {
@@ -147,7 +169,11 @@ pub fn price_point(
 
     // Memory: a mixed step's footprint; b = 1 also has a decode-only phase.
     let nctx = (ctx as f64 / isl as f64).ceil() as u64;
-    let gen_reqs = if b == 1 { 1 } else { (b as u64).saturating_sub(nctx) };
+    let gen_reqs = if b == 1 {
+        1
+    } else {
+        (b as u64).saturating_sub(nctx)
+    };
     let trt = w.backend == Backend::Trtllm;
     let shape = |num_tokens: u64, mtp: MtpScaling| StepShape {
         batch: b,
@@ -159,7 +185,12 @@ pub fn price_point(
         mtp: if trt { MtpScaling::Full } else { mtp },
     };
     let mut fp = if b > 1 {
-        mem.footprint(&shape(gen_reqs + ctx as u64, MtpScaling::Share { decode_tokens: gen_reqs }))
+        mem.footprint(&shape(
+            gen_reqs + ctx as u64,
+            MtpScaling::Share {
+                decode_tokens: gen_reqs,
+            },
+        ))
     } else {
         mem.footprint(&shape(ctx as u64, MtpScaling::Share { decode_tokens: 0 }))
     };
@@ -183,7 +214,11 @@ pub fn price_point(
         seq_s_gpu: r3(request_rate / gpus),
         tokens_s: r3(out),
         tokens_s_gpu: r3(out / gpus),
-        tokens_s_user: r3(if osl > 1 && tpot > 0.0 { 1000.0 / tpot } else { 0.0 }),
+        tokens_s_user: r3(if osl > 1 && tpot > 0.0 {
+            1000.0 / tpot
+        } else {
+            0.0
+        }),
         request_latency: r3(ttft + tpot * gen_tokens),
         request_rate: r3(request_rate),
         concurrency: b as f64 * scale,
@@ -260,7 +295,9 @@ pub fn sweep_tuple(
 pub fn select_rows(points: &[AggPoint], tpot_targets: &[f64]) -> Vec<AggPoint> {
     let mut picked: Vec<usize> = Vec::new();
     for &t in tpot_targets {
-        let mut feasible: Vec<usize> = (0..points.len()).filter(|&i| points[i].raw_tpot <= t).collect();
+        let mut feasible: Vec<usize> = (0..points.len())
+            .filter(|&i| points[i].raw_tpot <= t)
+            .collect();
         feasible.sort_by(|&a, &b| points[b].seq_s.total_cmp(&points[a].seq_s));
         for i in feasible.into_iter().take(10) {
             if !picked.contains(&i) {
@@ -310,7 +347,11 @@ mod tests {
             hidden: 5120.0,
             num_experts: 0,
             topk: 0,
-            kv: KvLayout::Gqa { kv_heads: 8, head_dim: 128, layers: 64 },
+            kv: KvLayout::Gqa {
+                kv_heads: 8,
+                head_dim: 128,
+                layers: 64,
+            },
             kv_bytes_per_elem: 2.0,
             nccl_mem: [0.0, 342.0 * 1048576.0, 392.0 * 1048576.0, 392.0 * 1048576.0],
             other_mem: 3.5 * crate::engine::memory::GIB,
@@ -331,7 +372,8 @@ mod tests {
             num_layers: 64,
             max_batch: 512,
         };
-        let (p, fit) = price_point(&Worked, &qwen_mem(), &w, Parallel::dense(4, 1), 160, 4000).unwrap();
+        let (p, fit) =
+            price_point(&Worked, &qwen_mem(), &w, Parallel::dense(4, 1), 160, 4000).unwrap();
         assert_eq!(fit, Fit::Fits);
         assert!((p.ttft - 634.64).abs() < 0.01, "{}", p.ttft);
         assert!((p.tpot - 48.72).abs() < 0.01, "{}", p.tpot);

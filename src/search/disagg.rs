@@ -119,7 +119,11 @@ pub fn sweep_worker(
         let point = match w.phase {
             Phase::Prefill => {
                 let ttft = phase_ms;
-                let seq_s = if ttft > 0.0 { global_bs as f64 / ttft * 1000.0 * pp } else { 0.0 };
+                let seq_s = if ttft > 0.0 {
+                    global_bs as f64 / ttft * 1000.0 * pp
+                } else {
+                    0.0
+                };
                 WorkerPoint {
                     parallel: p,
                     bs: b,
@@ -139,7 +143,11 @@ pub fn sweep_worker(
                 let steps = w.osl.saturating_sub(1) as f64;
                 let mut tpot = if w.osl > 1 { phase_ms / steps } else { 0.0 };
                 let mut rl = tpot * steps;
-                let mut seq_s = if rl > 0.0 { global_bs as f64 / rl * 1000.0 * pp } else { 0.0 };
+                let mut seq_s = if rl > 0.0 {
+                    global_bs as f64 / rl * 1000.0 * pp
+                } else {
+                    0.0
+                };
                 let mut seq_s_gpu = seq_s / per_gpu;
                 // The summary is rounded before the MTP projection re-scales it.
                 tpot = r3(tpot);
@@ -211,7 +219,13 @@ pub struct DisaggRow {
 
 /// Best (x, y) for one prefill/decode pair: the highest degraded rate per GPU
 /// among allowed replica sizes; the first maximum in loop order wins.
-pub fn match_workers(p_seq: f64, p_gpus: u32, d_seq: f64, d_gpus: u32, lim: &MatchLimits) -> Option<(u32, u32)> {
+pub fn match_workers(
+    p_seq: f64,
+    p_gpus: u32,
+    d_seq: f64,
+    d_gpus: u32,
+    lim: &MatchLimits,
+) -> Option<(u32, u32)> {
     let mut best = 0.0;
     let mut found = None;
     for nd in 1..=lim.max_decode_workers {
@@ -220,7 +234,8 @@ pub fn match_workers(p_seq: f64, p_gpus: u32, d_seq: f64, d_gpus: u32, lim: &Mat
             if !lim.replica_sizes.contains(&gpus) {
                 continue;
             }
-            let r = (p_seq * np as f64 * lim.prefill_degradation).min(d_seq * nd as f64 * lim.decode_degradation)
+            let r = (p_seq * np as f64 * lim.prefill_degradation)
+                .min(d_seq * nd as f64 * lim.decode_degradation)
                 / gpus as f64;
             if r > best {
                 best = r;
@@ -231,8 +246,16 @@ pub fn match_workers(p_seq: f64, p_gpus: u32, d_seq: f64, d_gpus: u32, lim: &Mat
     found
 }
 
-fn compose(p: &WorkerPoint, np: u32, d: &WorkerPoint, nd: u32, osl: u32, lim: &MatchLimits) -> DisaggRow {
-    let seq_s = (p.seq_s * np as f64 * lim.prefill_degradation).min(d.seq_s * nd as f64 * lim.decode_degradation);
+fn compose(
+    p: &WorkerPoint,
+    np: u32,
+    d: &WorkerPoint,
+    nd: u32,
+    osl: u32,
+    lim: &MatchLimits,
+) -> DisaggRow {
+    let seq_s = (p.seq_s * np as f64 * lim.prefill_degradation)
+        .min(d.seq_s * nd as f64 * lim.decode_degradation);
     let gpus = p.gpus * np + d.gpus * nd;
     let tokens_s = seq_s * osl as f64;
     let ttft = p.ttft;
@@ -268,10 +291,17 @@ pub fn rate_match(
     // Prefill TTFT as reported: corrected by the autoscale factor, strict filter.
     let mut pool: Vec<WorkerPoint> = prefill
         .iter()
-        .map(|p| WorkerPoint { ttft: p.ttft * lim.ttft_factor, ..p.clone() })
+        .map(|p| WorkerPoint {
+            ttft: p.ttft * lim.ttft_factor,
+            ..p.clone()
+        })
         .filter(|p| p.ttft < ttft_target)
         .collect();
-    pool.sort_by(|a, b| b.seq_s_gpu.total_cmp(&a.seq_s_gpu).then(a.global_bs.cmp(&b.global_bs)));
+    pool.sort_by(|a, b| {
+        b.seq_s_gpu
+            .total_cmp(&a.seq_s_gpu)
+            .then(a.global_bs.cmp(&b.global_bs))
+    });
     pool.truncate(32);
     let mut all: Vec<DisaggRow> = Vec::new();
     if pool.is_empty() {
@@ -302,7 +332,8 @@ pub fn rate_match(
                         None => true,
                         Some(b) => {
                             row.tokens_s_gpu > b.tokens_s_gpu
-                                || (row.tokens_s_gpu == b.tokens_s_gpu && row.num_total_gpus < b.num_total_gpus)
+                                || (row.tokens_s_gpu == b.tokens_s_gpu
+                                    && row.num_total_gpus < b.num_total_gpus)
                         }
                     };
                     if better {
@@ -392,8 +423,15 @@ mod tests {
         let rows = rate_match(&[p], &[d], 1000.0, &[30.0], 1000, &lim);
         assert_eq!(rows.len(), 1);
         let r = &rows[0];
-        assert_eq!((r.prefill_workers, r.decode_workers, r.num_total_gpus), (6, 5, 16));
-        assert!((r.tokens_s_gpu - 614.675).abs() < 1e-9, "{}", r.tokens_s_gpu);
+        assert_eq!(
+            (r.prefill_workers, r.decode_workers, r.num_total_gpus),
+            (6, 5, 16)
+        );
+        assert!(
+            (r.tokens_s_gpu - 614.675).abs() < 1e-9,
+            "{}",
+            r.tokens_s_gpu
+        );
         assert!((r.ttft - 778.338).abs() < 1e-9, "{}", r.ttft);
         assert!((r.concurrency - 320.0).abs() < 1e-9);
     }
@@ -406,7 +444,10 @@ mod tests {
         // TPOT must be strictly below the target; TTFT·1.8 strictly below.
         assert!(rate_match(&[p.clone()], &[d.clone()], 1000.0, &[30.0], 1000, &lim).is_empty());
         assert!(rate_match(&[p.clone()], &[d.clone()], 900.0, &[31.0], 1000, &lim).is_empty());
-        assert_eq!(rate_match(&[p.clone()], &[d.clone()], 901.0, &[31.0], 1000, &lim).len(), 1);
+        assert_eq!(
+            rate_match(&[p.clone()], &[d.clone()], 901.0, &[31.0], 1000, &lim).len(),
+            1
+        );
         lim.replica_sizes = vec![2];
         assert_eq!(match_workers(2.0, 1, 2.0, 2, &lim), None);
     }

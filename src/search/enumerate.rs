@@ -6,14 +6,25 @@ use crate::exp::SearchSpace;
 
 /// Every layout the lists allow, in evaluation order (tp → pp → dp → moe_tp → moe_ep → cp).
 pub fn enumerate(space: &SearchSpace, is_moe: bool, backend: Backend) -> Vec<Parallel> {
-    let cps: Vec<u32> = if backend == Backend::Sglang { space.cp.clone() } else { vec![1] };
+    let cps: Vec<u32> = if backend == Backend::Sglang {
+        space.cp.clone()
+    } else {
+        vec![1]
+    };
     let mut out = Vec::new();
     for &tp in &space.tp {
         for &pp in &space.pp {
             if !is_moe {
                 for &cp in &cps {
                     if space.num_gpu.contains(&(tp * pp * cp)) {
-                        out.push(Parallel { tp, pp, dp: 1, moe_tp: 1, moe_ep: 1, cp });
+                        out.push(Parallel {
+                            tp,
+                            pp,
+                            dp: 1,
+                            moe_tp: 1,
+                            moe_ep: 1,
+                            cp,
+                        });
                     }
                 }
                 continue;
@@ -22,8 +33,16 @@ pub fn enumerate(space: &SearchSpace, is_moe: bool, backend: Backend) -> Vec<Par
                 for &moe_tp in &space.moe_tp {
                     for &moe_ep in &space.moe_ep {
                         for &cp in &cps {
-                            let p = Parallel { tp, pp, dp, moe_tp, moe_ep, cp };
-                            if !space.num_gpu.contains(&p.gpus()) || dp * tp * cp != moe_tp * moe_ep {
+                            let p = Parallel {
+                                tp,
+                                pp,
+                                dp,
+                                moe_tp,
+                                moe_ep,
+                                cp,
+                            };
+                            if !space.num_gpu.contains(&p.gpus()) || dp * tp * cp != moe_tp * moe_ep
+                            {
                                 continue;
                             }
                             let backend_ok = match backend {
@@ -85,7 +104,13 @@ pub fn explain_empty(space: &SearchSpace, is_moe: bool, backend: Backend) -> Str
 mod tests {
     use super::*;
 
-    fn space(num_gpu: &[u32], tp: &[u32], dp: &[u32], moe_tp: &[u32], moe_ep: &[u32]) -> SearchSpace {
+    fn space(
+        num_gpu: &[u32],
+        tp: &[u32],
+        dp: &[u32],
+        moe_tp: &[u32],
+        moe_ep: &[u32],
+    ) -> SearchSpace {
         SearchSpace {
             num_gpu: num_gpu.to_vec(),
             tp: tp.to_vec(),
@@ -102,7 +127,15 @@ mod tests {
         let s = space(&[1, 2, 4, 8], &[1, 2, 4, 8], &[1, 2], &[1, 2], &[1, 2]);
         let v = enumerate(&s, false, Backend::Trtllm);
         let labels: Vec<String> = v.iter().map(|p| p.to_string()).collect();
-        assert_eq!(labels, ["tp1pp1dp1etp1ep1", "tp2pp1dp1etp1ep1", "tp4pp1dp1etp1ep1", "tp8pp1dp1etp1ep1"]);
+        assert_eq!(
+            labels,
+            [
+                "tp1pp1dp1etp1ep1",
+                "tp2pp1dp1etp1ep1",
+                "tp4pp1dp1etp1ep1",
+                "tp8pp1dp1etp1ep1"
+            ]
+        );
     }
 
     #[test]
@@ -110,7 +143,9 @@ mod tests {
         let x = [1, 2, 4, 8];
         let s = space(&[8], &x, &x, &x, &x);
         let trt = enumerate(&s, true, Backend::Trtllm);
-        assert!(trt.iter().all(|p| !(p.dp > 1 && p.tp > 1) && p.tp * p.dp == p.moe_tp * p.moe_ep));
+        assert!(trt
+            .iter()
+            .all(|p| !(p.dp > 1 && p.tp > 1) && p.tp * p.dp == p.moe_tp * p.moe_ep));
         assert!(trt.iter().any(|p| p.to_string() == "tp1pp1dp8etp1ep8"));
         let vllm = enumerate(&s, true, Backend::Vllm);
         assert!(vllm.iter().all(|p| !(p.moe_tp > 1 && p.moe_ep > 1)));

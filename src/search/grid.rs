@@ -57,7 +57,9 @@ pub fn agg_ctx_tokens(isl: u32) -> Vec<u32> {
         }
     }
     out.sort_unstable();
-    out.into_iter().map(|v| v.min(u32::MAX as u64) as u32).collect()
+    out.into_iter()
+        .map(|v| v.min(u32::MAX as u64) as u32)
+        .collect()
 }
 
 #[cfg(test)]
@@ -77,7 +79,10 @@ mod tests {
     fn ctx_lists() {
         assert_eq!(agg_ctx_tokens(4000), vec![4000, 8000]);
         assert_eq!(agg_ctx_tokens(2000), vec![2000, 4000, 6000, 8000]);
-        assert_eq!(agg_ctx_tokens(1000), vec![1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000]);
+        assert_eq!(
+            agg_ctx_tokens(1000),
+            vec![1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000]
+        );
         assert_eq!(agg_ctx_tokens(8000), vec![8000, 16000]);
     }
 }

@@ -2,6 +2,7 @@
 pub mod agg;
 pub mod disagg;
 pub mod enumerate;
+pub mod experiment;
 pub mod grid;
 pub mod pick;
 pub mod pricer;

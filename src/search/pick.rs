@@ -15,25 +15,42 @@ pub fn cluster_tokens_per_gpu(tokens_s_gpu: f64, replica_gpus: u32, total_gpus: 
 /// Non-dominated rows for (tokens/s/user ↑, tokens/s/gpu_cluster ↑), sorted by tokens/s/user.
 pub fn pareto_front(rows: &[Row]) -> Vec<Row> {
     let mut idx: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].tokens_per_s_per_user.is_finite() && rows[i].tokens_per_s_per_gpu_cluster.is_finite())
+        .filter(|&i| {
+            rows[i].tokens_per_s_per_user.is_finite()
+                && rows[i].tokens_per_s_per_gpu_cluster.is_finite()
+        })
         .collect();
-    idx.sort_by(|&a, &b| rows[a].tokens_per_s_per_user.total_cmp(&rows[b].tokens_per_s_per_user));
+    idx.sort_by(|&a, &b| {
+        rows[a]
+            .tokens_per_s_per_user
+            .total_cmp(&rows[b].tokens_per_s_per_user)
+    });
     let mut keep = vec![true; idx.len()];
     for i in 0..idx.len() {
         if !keep[i] {
             continue;
         }
-        let (xi, yi) = (rows[idx[i]].tokens_per_s_per_user, rows[idx[i]].tokens_per_s_per_gpu_cluster);
+        let (xi, yi) = (
+            rows[idx[i]].tokens_per_s_per_user,
+            rows[idx[i]].tokens_per_s_per_gpu_cluster,
+        );
         for j in 0..idx.len() {
             if j != i && keep[j] {
-                let (xj, yj) = (rows[idx[j]].tokens_per_s_per_user, rows[idx[j]].tokens_per_s_per_gpu_cluster);
+                let (xj, yj) = (
+                    rows[idx[j]].tokens_per_s_per_user,
+                    rows[idx[j]].tokens_per_s_per_gpu_cluster,
+                );
                 if xj <= xi && yj <= yi {
                     keep[j] = false;
                 }
             }
         }
     }
-    idx.iter().zip(keep).filter(|(_, k)| *k).map(|(&i, _)| rows[i].clone()).collect()
+    idx.iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(&i, _)| rows[i].clone())
+        .collect()
 }
 
 /// The grouping key for top-N: the worker layout (agg) or the decode layout (disagg).
@@ -51,7 +68,11 @@ pub fn group_key(r: &Row) -> String {
 pub fn top_n(rows: &[Row], tpot_target: f64, n: usize) -> Vec<Row> {
     let meets: Vec<&Row> = rows.iter().filter(|r| r.tpot_ms <= tpot_target).collect();
     let exceeded = meets.is_empty();
-    let pool: Vec<&Row> = if exceeded { rows.iter().collect() } else { meets };
+    let pool: Vec<&Row> = if exceeded {
+        rows.iter().collect()
+    } else {
+        meets
+    };
     let mut groups: Vec<(String, &Row)> = Vec::new();
     for r in pool {
         if !r.tokens_per_s_per_gpu_cluster.is_finite() || !r.tpot_ms.is_finite() {
@@ -71,7 +92,10 @@ pub fn top_n(rows: &[Row], tpot_target: f64, n: usize) -> Vec<Row> {
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out: Vec<Row> = groups
         .into_iter()
-        .map(|(_, r)| Row { sla_met: !exceeded, ..r.clone() })
+        .map(|(_, r)| Row {
+            sla_met: !exceeded,
+            ..r.clone()
+        })
         .collect();
     if exceeded {
         out.sort_by(|a, b| a.tpot_ms.total_cmp(&b.tpot_ms));
@@ -121,7 +145,10 @@ mod tests {
 
     #[test]
     fn cluster_metric_charges_idle_gpus() {
-        assert_eq!(cluster_tokens_per_gpu(100.0, 6, 16), 100.0 * 2.0 * 6.0 / 16.0);
+        assert_eq!(
+            cluster_tokens_per_gpu(100.0, 6, 16),
+            100.0 * 2.0 * 6.0 / 16.0
+        );
         assert_eq!(cluster_tokens_per_gpu(100.0, 8, 16), 100.0);
     }
 
@@ -135,7 +162,10 @@ mod tests {
             row("e", 30.0, 10.0, 33.0),
         ];
         let f = pareto_front(&rows);
-        let names: Vec<_> = f.iter().map(|r| r.parallel.clone().unwrap_or_default()).collect();
+        let names: Vec<_> = f
+            .iter()
+            .map(|r| r.parallel.clone().unwrap_or_default())
+            .collect();
         assert_eq!(names, ["a", "b", "e"]);
         for a in &f {
             for b in &f {

@@ -7,7 +7,7 @@
 pub struct PriceError(pub String);
 
 /// Step latencies (ms) of one worker at a fixed (isl, osl, prefix).
-pub trait Pricer: Sync {
+pub trait Pricer: Send + Sync {
     /// One mixed step: `ctx` prefill tokens plus `gen` decode requests.
     fn mixed_step(&self, ctx: u32, gen: u32) -> Result<f64, PriceError>;
     /// One generation-only step at batch `batch`.
@@ -16,4 +16,16 @@ pub trait Pricer: Sync {
     fn static_ctx(&self, batch: u32) -> Result<f64, PriceError>;
     /// The whole decode of `batch` requests over osl − 1 tokens (uncorrected).
     fn static_gen(&self, batch: u32) -> Result<f64, PriceError>;
+
+    /// Per-op costs (name, ms, source) of a mixed step and of a gen-only step, for display.
+    fn agg_ops(&self, _ctx: u32, _gen: u32, _genonly_batch: u32) -> Option<(OpList, OpList)> {
+        None
+    }
+    /// Per-op costs of a static prefill (`prefill`) or decode pass, uncorrected.
+    fn static_ops(&self, _batch: u32, _prefill: bool) -> Option<OpList> {
+        None
+    }
 }
+
+/// Per-op costs: (name, ms, data source).
+pub type OpList = Vec<(String, f64, String)>;
