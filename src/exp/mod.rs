@@ -86,7 +86,10 @@ pub fn load_file(path: &Path, catalog: &dyn Catalog) -> Result<ExpFile, LoadErro
         Err(e) => {
             let good = &bytes[..e.valid_up_to()];
             // `good` is valid UTF-8 by construction.
-            let prefix = std::str::from_utf8(good).unwrap_or("");
+            let prefix = std::str::from_utf8(good)
+                .unwrap_or("")
+                .replace("\r\n", "\n")
+                .replace('\r', "\n");
             let line = prefix.matches('\n').count() + 1;
             let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             let byte = bytes.get(e.valid_up_to()).copied().unwrap_or(0);
@@ -97,7 +100,9 @@ pub fn load_file(path: &Path, catalog: &dyn Catalog) -> Result<ExpFile, LoadErro
                 col,
             );
             // Quote the line with the bad bytes replaced, so the caret still points at it.
-            let lossy = String::from_utf8_lossy(&bytes);
+            let lossy = String::from_utf8_lossy(&bytes)
+                .replace("\r\n", "\n")
+                .replace('\r', "\n");
             let quoted = lossy
                 .split('\n')
                 .nth(line - 1)
@@ -126,6 +131,15 @@ pub fn load_str(text: &str, file_label: &str, catalog: &dyn Catalog) -> Result<E
         return Err(too_big(file_label, text.len() as u64));
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // YAML treats CR, LF and CRLF as line breaks; normalise so our line numbers
+    // and quoted lines agree with the parser's.
+    let normalized;
+    let text = if text.contains('\r') {
+        normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+        normalized.as_str()
+    } else {
+        text
+    };
     let mut d = diag::Diag::new(text);
     let root = match yaml::parse(text) {
         Ok(r) => r,
