@@ -1,0 +1,261 @@
+//! Which quant modes the measured tables hold. The vendor engine decides which
+//! files (and which rows of them) serve a (system, backend, version) — its
+//! source resolver follows reuse declarations, older versions and the
+//! filtered cross-backend fill — and xpyd reads only the dtype columns of
+//! those files.
+
+use super::database::QuantTable;
+use super::DbError;
+use crate::domain::Backend;
+use aiconfigurator_core::engine::spec::EngineSpec;
+use aiconfigurator_core::engine::Engine;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// An engine with no ops: enough to open the perf database for an identity
+/// and ask its source resolver (tables stay unloaded).
+pub fn probe_engine(
+    systems_dir: &Path,
+    system: &str,
+    backend: Backend,
+    version: &str,
+    database_mode: &str,
+) -> Result<Engine, String> {
+    let spec = serde_json::json!({
+        "schema_version": aiconfigurator_core::ENGINE_SPEC_SCHEMA_VERSION,
+        "engine": {
+            "schema_version": aiconfigurator_core::ENGINE_CONFIG_SCHEMA_VERSION,
+            "model_name": "xpyd-probe",
+            "system_name": system,
+            "backend": backend.name(),
+            "backend_version": version,
+            "kv_block_size": null,
+            "tp_size": 1,
+            "pp_size": 1,
+            "weight_dtype": null,
+            "activation_dtype": null,
+            "kv_cache_dtype": null,
+            "database_mode": database_mode,
+        },
+        "context_ops": [],
+        "generation_ops": [],
+    });
+    let spec: EngineSpec = serde_json::from_value(spec).map_err(|e| e.to_string())?;
+    let bytes = spec.to_bincode().map_err(|e| e.to_string())?;
+    Engine::from_spec_bytes(&bytes, systems_dir).map_err(|e| e.to_string())
+}
+
+/// One resolved source: a parquet path and an optional `kernel_source` allow-list.
+struct Source {
+    path: PathBuf,
+    kernel_sources: Option<Vec<String>>,
+}
+
+pub fn compute(
+    systems_dir: &Path,
+    system: &str,
+    backend: Backend,
+    version: &str,
+) -> Result<Option<QuantTable>, DbError> {
+    let engine_err = |message: String| DbError::Engine {
+        path: systems_dir.to_path_buf(),
+        system: system.to_string(),
+        backend: backend.name().to_string(),
+        version: version.to_string(),
+        message,
+    };
+    let engine =
+        probe_engine(systems_dir, system, backend, version, "SILICON").map_err(engine_err)?;
+    let db = engine.database();
+    let sources = |basename: &str| -> Result<Vec<Source>, DbError> {
+        let list = db
+            .source_resolver
+            .sources_for(basename, &db.data_root)
+            .map_err(|e| engine_err(e.to_string()))?;
+        Ok(list
+            .iter()
+            .filter(|s| s.path().is_file())
+            .map(|s| Source {
+                path: s.path().to_path_buf(),
+                kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
+            })
+            .collect())
+    };
+
+    let mut table = QuantTable::default();
+
+    // GEMM: fp8_static is never a stored key; it is offered when dynamic fp8
+    // GEMM data exists together with both fp8 scaling-overhead tables.
+    let mut gemm = first_column(&sources("gemm_perf.parquet")?, "gemm_dtype")?;
+    gemm.remove("fp8_static");
+    if gemm.contains("fp8")
+        && first_column(&sources("computescale_perf.parquet")?, "quant_dtype")?.contains("fp8")
+        && first_column(&sources("scale_matrix_perf.parquet")?, "quant_dtype")?.contains("fp8")
+    {
+        gemm.insert("fp8_static".to_string());
+    }
+    table.ops.insert("gemm".into(), gemm.into_iter().collect());
+
+    // MoE: two kernel-routed mxfp4 renames; min-latency rows form a separate
+    // table that does not count toward the supported list.
+    let mut moe = BTreeSet::new();
+    for row in distinct(
+        &sources("moe_perf.parquet")?,
+        &["moe_dtype"],
+        &["kernel_source"],
+    )? {
+        let (dtype, ks) = (row[0].as_str(), row[1].as_str());
+        if ks == "moe_torch_flow_min_latency" {
+            continue;
+        }
+        let name = match (dtype, ks) {
+            ("w4a8_mxfp4_mxfp8", "sglang_mxfp4_flashinfer_trtllm_moe") => "w4a8_mxfp4_mxfp8_trtllm",
+            ("w4a16_mxfp4", "sglang_flashinfer_cutlass_moe") => "w4a16_mxfp4_cutlass",
+            (d, _) => d,
+        };
+        moe.insert(name.to_string());
+    }
+    table.ops.insert("moe".into(), moe.into_iter().collect());
+
+    let ctx_attn = pairs(
+        &sources("context_attention_perf.parquet")?,
+        "attn_dtype",
+        "kv_cache_dtype",
+    )?;
+    let mut ctx_mla = pairs(
+        &sources("context_mla_perf.parquet")?,
+        "mla_dtype",
+        "kv_cache_dtype",
+    )?;
+    ctx_mla.extend(pairs(
+        &sources("mla_context_module_perf.parquet")?,
+        "mla_dtype",
+        "kv_cache_dtype",
+    )?);
+    for (op, set) in [("context_attention", ctx_attn), ("context_mla", ctx_mla)] {
+        let fmha: BTreeSet<String> = set.iter().map(|(f, _)| f.clone()).collect();
+        table.ops.insert(op.into(), fmha.into_iter().collect());
+        table.context_pairs.insert(op.into(), set);
+    }
+
+    let gen_attn = first_column(
+        &sources("generation_attention_perf.parquet")?,
+        "kv_cache_dtype",
+    )?;
+    table.ops.insert(
+        "generation_attention".into(),
+        gen_attn.into_iter().collect(),
+    );
+    let mut gen_mla = first_column(&sources("generation_mla_perf.parquet")?, "kv_cache_dtype")?;
+    gen_mla.extend(first_column(
+        &sources("mla_generation_module_perf.parquet")?,
+        "kv_cache_dtype",
+    )?);
+    table
+        .ops
+        .insert("generation_mla".into(), gen_mla.into_iter().collect());
+
+    Ok(Some(table))
+}
+
+fn first_column(sources: &[Source], col: &str) -> Result<BTreeSet<String>, DbError> {
+    Ok(distinct(sources, &[col], &[])?
+        .into_iter()
+        .map(|mut r| r.swap_remove(0))
+        .collect())
+}
+
+fn pairs(sources: &[Source], a: &str, b: &str) -> Result<BTreeSet<(String, String)>, DbError> {
+    Ok(distinct(sources, &[a, b], &[])?
+        .into_iter()
+        .map(|mut r| {
+            let second = r.swap_remove(1);
+            (r.swap_remove(0), second)
+        })
+        .collect())
+}
+
+/// Distinct value tuples of string columns over all sources, keeping only
+/// rows the source's kernel_source allow-list admits. `required` columns
+/// must exist; `optional` ones read as "" when absent.
+fn distinct(
+    sources: &[Source],
+    required: &[&str],
+    optional: &[&str],
+) -> Result<BTreeSet<Vec<String>>, DbError> {
+    let mut out = BTreeSet::new();
+    for src in sources {
+        read_distinct(src, required, optional, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn read_distinct(
+    src: &Source,
+    required: &[&str],
+    optional: &[&str],
+    out: &mut BTreeSet<Vec<String>>,
+) -> Result<(), DbError> {
+    let parse_err = |message: String| DbError::Parse {
+        path: src.path.clone(),
+        message,
+    };
+    let file = std::fs::File::open(&src.path).map_err(|e| DbError::io(&src.path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| parse_err(e.to_string()))?;
+    let schema = reader.metadata().file_metadata().schema();
+    let fields = schema.get_fields();
+    let has = |name: &str| fields.iter().any(|f| f.name() == name);
+    for col in required {
+        if !has(col) {
+            return Err(parse_err(format!("column '{col}' is missing")));
+        }
+    }
+    let filter = src.kernel_sources.as_deref();
+    let mut wanted: Vec<&str> = required.to_vec();
+    wanted.extend(optional.iter().copied().filter(|c| has(c)));
+    if filter.is_some() && has("kernel_source") && !wanted.contains(&"kernel_source") {
+        wanted.push("kernel_source");
+    }
+    let projected: Vec<_> = fields
+        .iter()
+        .filter(|f| wanted.contains(&f.name()))
+        .cloned()
+        .collect();
+    let projection = parquet::schema::types::Type::group_type_builder(schema.name())
+        .with_fields(projected)
+        .build()
+        .map_err(|e| parse_err(e.to_string()))?;
+    let rows = reader
+        .get_row_iter(Some(projection))
+        .map_err(|e| parse_err(e.to_string()))?;
+    for row in rows {
+        let row = row.map_err(|e| parse_err(e.to_string()))?;
+        let mut values: BTreeMap<&str, String> = BTreeMap::new();
+        for (name, field) in row.get_column_iter() {
+            let text = match field {
+                Field::Str(s) => s.clone(),
+                Field::Null => String::new(),
+                other => other.to_string(),
+            };
+            if let Some(w) = wanted.iter().find(|w| **w == name.as_str()) {
+                values.insert(w, text);
+            }
+        }
+        if let Some(allow) = filter {
+            // Rows without a kernel_source never pass an allow-list.
+            match values.get("kernel_source") {
+                Some(ks) if allow.iter().any(|a| a == ks) => {}
+                _ => continue,
+            }
+        }
+        let key: Vec<String> = required
+            .iter()
+            .chain(optional.iter())
+            .map(|c| values.get(c).cloned().unwrap_or_default())
+            .collect();
+        out.insert(key);
+    }
+    Ok(())
+}
