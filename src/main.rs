@@ -1,1 +1,158 @@
-fn main() {}
+//! `xpyd`: the command-line front end. `xpyd FILE` opens the explorer;
+//! `xpyd run FILE` prints results for scripts; `xpyd check FILE` validates.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use xpyd::report::{self, RunReport};
+use xpyd::run::{self, CancelToken, RunError, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "xpyd",
+    version,
+    about = "Live explorer for LLM serving configurations (agg and disaggregated xPyD)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Exp YAML file to open in the explorer.
+    file: Option<PathBuf>,
+    /// Measured database folder (holding <system>.yaml, query_versions.yaml, data/); also XPYD_SYSTEMS_DIR.
+    #[arg(long, global = true)]
+    systems_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Search every experiment of FILE and print the results.
+    Run {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Rows per experiment in the top list.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Also include every feasible candidate (JSON only).
+        #[arg(long)]
+        all: bool,
+        /// Write `<DIR>/<experiment>/{pareto,best_config_topn}.csv` like the reference.
+        #[arg(long)]
+        save_dir: Option<PathBuf>,
+    },
+    /// Validate FILE (schema, names, search lists) without searching.
+    Check { file: PathBuf },
+    /// The measured latency database.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    /// Time searches of FILE: cold, warm re-search after an edit, memory, engine evaluations.
+    Bench {
+        file: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Download the vendor database wheel with pip and unpack its tables into xpyd's cache.
+    Fetch,
+    /// Say which database is in use and what it holds.
+    Status,
+}
+
+fn print_report(rep: &RunReport, format: Format) -> Result<(), String> {
+    match format {
+        Format::Table => print!("{}", report::table::render(rep)),
+        Format::Json => {
+            let s = serde_json::to_string_pretty(rep).map_err(|e| format!("encoding JSON: {e}"))?;
+            println!("{s}");
+        }
+        Format::Csv => {
+            let many = rep.experiments.len() > 1;
+            for e in &rep.experiments {
+                if many {
+                    println!("# experiment: {}", e.name);
+                }
+                print!("{}", report::csv::rows_csv(e, &e.top));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn save_csvs(rep: &RunReport, dir: &std::path::Path) -> Result<(), String> {
+    for e in &rep.experiments {
+        let d = dir.join(&e.name);
+        std::fs::create_dir_all(&d).map_err(|err| format!("creating {}: {err}", d.display()))?;
+        for (name, rows) in [("pareto.csv", &e.pareto), ("best_config_topn.csv", &e.top)] {
+            let p = d.join(name);
+            std::fs::write(&p, report::csv::rows_csv(e, rows))
+                .map_err(|err| format!("writing {}: {err}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let opts = |top: usize, all: bool| RunOptions {
+        systems_dir: cli.systems_dir.clone(),
+        top_n: top,
+        keep_feasible: all,
+    };
+    let result: Result<(), String> = match &cli.command {
+        Some(Command::Run {
+            file,
+            format,
+            top,
+            all,
+            save_dir,
+        }) => match run::run_file(file, &opts(*top, *all), &CancelToken::new(), &|_| {}) {
+            Ok(rep) => {
+                let mut r = print_report(&rep, *format);
+                if let (Ok(()), Some(dir)) = (&r, save_dir) {
+                    r = save_csvs(&rep, dir);
+                }
+                r
+            }
+            Err(RunError::Load(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        Some(Command::Check { file }) => {
+            run::check_file(file, &opts(5, false)).map(|summary| println!("{summary}"))
+        }
+        Some(Command::Db {
+            action: DbAction::Fetch,
+        }) => run::db_fetch().map(|msg| println!("{msg}")),
+        Some(Command::Db {
+            action: DbAction::Status,
+        }) => Ok(println!("{}", run::db_status(cli.systems_dir.as_deref()))),
+        Some(Command::Bench { file, runs }) => {
+            run::bench(file, &opts(5, false), *runs).map(|t| print!("{t}"))
+        }
+        None => match &cli.file {
+            Some(file) => xpyd::tui::run(file, opts(5, true)).map_err(|e| format!("{e:?}")),
+            None => Err(
+                "usage: xpyd FILE (explorer) | xpyd run FILE | xpyd check FILE | xpyd db status"
+                    .into(),
+            ),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,7 +1,10 @@
 //! The one entry point front ends call: load a file, search every experiment,
 //! return the report. Cancellable, with progress callbacks for live views.
 
-use crate::report::{ExperimentReport, Row, RunReport};
+use crate::engine::bridge::EngineCache;
+use crate::engine::factory::{DbCatalog, EngineFactory};
+use crate::report::{DatabaseInfo, ExperimentReport, Row, RunReport};
+use crate::search::experiment::run_experiment;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,13 +62,278 @@ pub enum RunError {
     Other(String),
 }
 
-/// Load `path` and search every experiment in it.
+/// What outlives one search: the located database, the model/system catalog
+/// and the engine cache. The TUI keeps one session for its whole life, so a
+/// re-search after an edit reuses loaded tables and memoized steps.
+pub struct Session {
+    pub catalog: DbCatalog,
+    pub cache: Arc<EngineCache>,
+}
+
+impl Session {
+    /// Locate the database (flag, env, python package, cache, built-in) and open it.
+    pub fn open(systems_dir: Option<&Path>) -> Result<Session, RunError> {
+        let db = crate::system::Database::locate(systems_dir)
+            .map_err(|e| RunError::Other(e.to_string()))?;
+        Ok(Session {
+            catalog: DbCatalog::new(db),
+            cache: Arc::new(EngineCache::new()),
+        })
+    }
+
+    pub fn database_info(&self) -> DatabaseInfo {
+        self.catalog.db.location().info()
+    }
+
+    /// Load and resolve a file without searching.
+    pub fn load(&self, path: &Path) -> Result<crate::exp::ExpFile, RunError> {
+        Ok(crate::exp::load_file(path, &self.catalog)?)
+    }
+
+    /// Load `path` and search every experiment in it, in order.
+    pub fn run_file(
+        &self,
+        path: &Path,
+        opts: &RunOptions,
+        cancel: &CancelToken,
+        on_progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunReport, RunError> {
+        let file = self.load(path)?;
+        self.run_tasks(
+            &file.tasks,
+            &path.display().to_string(),
+            opts,
+            cancel,
+            on_progress,
+        )
+    }
+
+    /// Search already-resolved experiments, in order.
+    pub fn run_tasks(
+        &self,
+        tasks: &[crate::exp::Task],
+        file_label: &str,
+        opts: &RunOptions,
+        cancel: &CancelToken,
+        on_progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunReport, RunError> {
+        on_progress(Progress::Planned {
+            experiments: tasks.iter().map(|t| t.name.clone()).collect(),
+        });
+        let mut experiments = Vec::new();
+        for task in tasks {
+            if cancel.is_cancelled() {
+                return Err(RunError::Cancelled);
+            }
+            let rep = match EngineFactory::new(task, &self.catalog, self.cache.clone()) {
+                Ok(factory) => run_experiment(
+                    task,
+                    &factory,
+                    opts.top_n.max(1),
+                    opts.keep_feasible,
+                    cancel,
+                    on_progress,
+                ),
+                Err(msg) => error_report(task, msg),
+            };
+            on_progress(Progress::ExperimentDone(Box::new(rep.clone())));
+            experiments.push(rep);
+        }
+        if cancel.is_cancelled() {
+            return Err(RunError::Cancelled);
+        }
+        Ok(RunReport {
+            file: file_label.to_string(),
+            best_experiment: best_experiment(&experiments),
+            experiments,
+            database: self.database_info(),
+        })
+    }
+}
+
+/// The experiment whose rank-1 row has the highest tokens/s/gpu_cluster.
+fn best_experiment(exps: &[ExperimentReport]) -> Option<String> {
+    let mut best: Option<(&ExperimentReport, f64)> = None;
+    for e in exps {
+        if let Some(b) = &e.best {
+            if best.is_none_or(|(_, v)| b.tokens_per_s_per_gpu_cluster > v) {
+                best = Some((e, b.tokens_per_s_per_gpu_cluster));
+            }
+        }
+    }
+    best.map(|(e, _)| e.name.clone())
+}
+
+fn error_report(task: &crate::exp::Task, msg: String) -> ExperimentReport {
+    let mut r = run_experiment(task, &NoWorkers, 1, false, &CancelToken::new(), &|_| {});
+    r.status = crate::report::Status::Error;
+    r.error = Some(msg);
+    r.rejected.clear();
+    r
+}
+
+/// A factory that builds nothing, for experiments whose model or system failed to load.
+struct NoWorkers;
+impl crate::search::experiment::WorkerFactory for NoWorkers {
+    fn build(
+        &self,
+        _: &crate::exp::Task,
+        _: crate::search::experiment::RoleKind,
+        _: crate::domain::Parallel,
+    ) -> Result<crate::search::experiment::BuiltWorker, String> {
+        Err("not built".into())
+    }
+    fn is_moe(&self, _: &crate::exp::Task, _: crate::search::experiment::RoleKind) -> bool {
+        false
+    }
+}
+
+/// Load `path` and search every experiment in it, in a fresh session.
 pub fn run_file(
     path: &Path,
     opts: &RunOptions,
     cancel: &CancelToken,
     on_progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunReport, RunError> {
-    let _ = (path, opts, cancel, on_progress);
-    Err(RunError::Other("search not wired yet".into()))
+    Session::open(opts.systems_dir.as_deref())?.run_file(path, opts, cancel, on_progress)
+}
+
+/// `xpyd check`: validate and summarise what would run.
+pub fn check_file(path: &Path, opts: &RunOptions) -> Result<String, String> {
+    let session = Session::open(opts.systems_dir.as_deref()).map_err(|e| e.to_string())?;
+    let file = session.load(path).map_err(|e| e.to_string())?;
+    let mut out = format!("{}: ok, {} experiment(s)", path.display(), file.tasks.len());
+    for t in &file.tasks {
+        let r = t.first_role();
+        out.push_str(&format!(
+            "\n  {} ({}): {} on {} with {} {}, {} GPUs",
+            t.name, t.serving_mode, r.model, r.system, r.backend, r.backend_version, t.total_gpus
+        ));
+    }
+    for w in &file.warnings {
+        out.push_str(&format!("\nwarning: {w}"));
+    }
+    Ok(out)
+}
+
+/// `xpyd db fetch`.
+pub fn db_fetch() -> Result<String, String> {
+    let loc = crate::system::fetch(None, &mut |msg: &str| eprintln!("{msg}"))
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "measured database ready at {}",
+        loc.systems_dir.display()
+    ))
+}
+
+/// `xpyd db status`.
+pub fn db_status(systems_dir: Option<&Path>) -> String {
+    crate::system::status(systems_dir).to_string()
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// `xpyd bench`: cold process time, warm re-search after edits, peak RSS and
+/// engine evaluations, for one file. Timings are medians over `runs`.
+pub fn bench(path: &Path, opts: &RunOptions, runs: usize) -> Result<String, String> {
+    use std::time::Instant;
+    let runs = runs.max(1);
+    let exe = std::env::current_exe().map_err(|e| format!("locating the xpyd binary: {e}"))?;
+    let mut cold = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("run").arg(path).arg("--format").arg("json");
+        if let Some(d) = &opts.systems_dir {
+            cmd.arg("--systems-dir").arg(d);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("running {}: {e}", exe.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "xpyd run failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        cold.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+
+    let session = Session::open(opts.systems_dir.as_deref()).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let file = session.load(path).map_err(|e| e.to_string())?;
+    let label = path.display().to_string();
+    let quiet = |_: Progress| {};
+    session
+        .run_tasks(&file.tasks, &label, opts, &CancelToken::new(), &quiet)
+        .map_err(|e| e.to_string())?;
+    let first_in_process = t.elapsed().as_secs_f64() * 1000.0;
+    let first_evals = session.cache.evaluations();
+
+    type Edit = (&'static str, fn(&mut crate::exp::Task, usize));
+    let edits: [Edit; 4] = [
+        ("same file again", |_, _| {}),
+        ("isl + 100·k", |t, k| t.isl += 100 * (k as u32 + 1)),
+        ("ttft × (1 + 0.1·k)", |t, k| {
+            t.ttft *= 1.0 + 0.1 * (k as f64 + 1.0)
+        }),
+        ("drop a tp option", |t, _| {
+            let drop_last = |s: &mut crate::exp::SearchSpace| {
+                if s.tp.len() > 1 {
+                    s.tp.pop();
+                }
+            };
+            match &mut t.roles {
+                crate::exp::Roles::Agg { worker } => drop_last(&mut worker.search),
+                crate::exp::Roles::Disagg { decode, .. } => drop_last(&mut decode.search),
+            }
+        }),
+    ];
+    let mut out = format!(
+        "{}\n  database: {} ({})\n  cold process (xpyd run, incl. table loads): median {:.0} ms over {runs} runs\n  first search in process: {:.0} ms, {} engine evaluations\n",
+        path.display(),
+        session.database_info().kind,
+        session.database_info().source,
+        median(cold),
+        first_in_process,
+        first_evals
+    );
+    for (name, edit) in edits {
+        let mut times = Vec::new();
+        let mut evals = Vec::new();
+        for k in 0..runs {
+            let mut tasks = file.tasks.clone();
+            for t in &mut tasks {
+                edit(t, k);
+            }
+            let before = session.cache.evaluations();
+            let t0 = Instant::now();
+            session
+                .run_tasks(&tasks, &label, opts, &CancelToken::new(), &quiet)
+                .map_err(|e| e.to_string())?;
+            times.push(t0.elapsed().as_secs_f64() * 1000.0);
+            evals.push((session.cache.evaluations() - before) as f64);
+        }
+        out.push_str(&format!(
+            "  warm re-search, {name}: median {:.1} ms, {:.0} new engine evaluations\n",
+            median(times),
+            median(evals)
+        ));
+    }
+    if let Some(mb) = peak_rss_mb() {
+        out.push_str(&format!(
+            "  peak RSS of the in-process searches: {mb:.0} MB\n"
+        ));
+    }
+    Ok(out)
 }

@@ -141,7 +141,13 @@ pub fn sweep_worker(
             }
             Phase::Decode => {
                 let steps = w.osl.saturating_sub(1) as f64;
-                let mut tpot = if w.osl > 1 { phase_ms / steps } else { 0.0 };
+                let raw_tpot = if w.osl > 1 { phase_ms / steps } else { 0.0 };
+                let mut tpot = raw_tpot;
+                let mut user = r3(if raw_tpot > 0.0 {
+                    1000.0 / raw_tpot
+                } else {
+                    0.0
+                });
                 let mut rl = tpot * steps;
                 let mut seq_s = if rl > 0.0 {
                     global_bs as f64 / rl * 1000.0 * pp
@@ -161,6 +167,7 @@ pub fn sweep_worker(
                     let _ = rl;
                     seq_s *= w.progress;
                     seq_s_gpu *= w.progress;
+                    user *= w.progress;
                 }
                 WorkerPoint {
                     parallel: p,
@@ -171,7 +178,7 @@ pub fn sweep_worker(
                     tpot: r3(tpot),
                     seq_s: r3(seq_s),
                     seq_s_gpu: r3(seq_s_gpu),
-                    tokens_s_user: r3(if tpot > 0.0 { 1000.0 / tpot } else { 0.0 }),
+                    tokens_s_user: r3(user),
                     concurrency: global_bs as f64,
                     memory: fp,
                     phase_ms: phase,

@@ -1,0 +1,235 @@
+//! Glue between the layers: the real [`Catalog`] over the located database and
+//! the model catalog, and the real [`WorkerFactory`] that compiles a layout's
+//! op graph and hands it to the vendor engine.
+
+use super::bridge::{EngineCache, EnginePricer};
+use super::compile::{compile, CompileRequest};
+use super::memory::{KvLayout, WorkerMemory};
+use crate::domain::{Backend, DbMode, Parallel};
+use crate::exp::{Catalog, Family, ModelFacts, Roles, SupportedQuants, SystemFacts, Task};
+use crate::model::{load_model, ModelArch};
+use crate::search::experiment::{BuiltWorker, RoleKind, WorkerFactory};
+use crate::system::{Database, DbKind, SystemSpec};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Models and systems loaded once per session, shared by the loader and the search.
+pub struct DbCatalog {
+    pub db: Database,
+    models: Mutex<HashMap<String, Result<Arc<ModelArch>, String>>>,
+}
+
+impl DbCatalog {
+    pub fn new(db: Database) -> Self {
+        DbCatalog {
+            db,
+            models: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The architecture behind `id_or_path` (cached).
+    pub fn arch(&self, id_or_path: &str) -> Result<Arc<ModelArch>, String> {
+        let mut map = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id_or_path.to_string())
+            .or_insert_with(|| {
+                load_model(id_or_path, self.db.location().model_configs_dir.as_deref())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+}
+
+impl Catalog for DbCatalog {
+    fn model(&self, id_or_path: &str) -> Result<ModelFacts, String> {
+        self.arch(id_or_path).map(|m| m.facts())
+    }
+    fn system(&self, name: &str) -> Option<SystemFacts> {
+        self.db.system_facts(name)
+    }
+    fn system_names(&self) -> Vec<String> {
+        self.db.system_names()
+    }
+    fn versions(&self, system: &str, backend: Backend) -> (Vec<String>, Option<String>) {
+        self.db.versions(system, backend)
+    }
+    fn supported_quants(
+        &self,
+        system: &str,
+        backend: Backend,
+        version: &str,
+    ) -> Option<SupportedQuants> {
+        self.db.supported_quants(system, backend, version)
+    }
+    fn large_ep_sizes(
+        &self,
+        _model: &ModelFacts,
+        _system: &str,
+        _backend: Backend,
+        _version: &str,
+    ) -> Vec<u32> {
+        // The large-EP (all-to-all) graphs are not compiled yet, so no ladder is offered.
+        Vec::new()
+    }
+}
+
+/// Compiles layouts of one task's roles into priced workers.
+pub struct EngineFactory<'a> {
+    catalog: &'a DbCatalog,
+    cache: Arc<EngineCache>,
+    systems_dir: PathBuf,
+    /// Per role: (model, system spec). Loaded up front so `build` only compiles.
+    roles: HashMap<&'static str, (Arc<ModelArch>, SystemSpec)>,
+    database_mode: DbMode,
+}
+
+fn role_of(task: &Task, kind: RoleKind) -> &crate::exp::Role {
+    match (&task.roles, kind) {
+        (Roles::Agg { worker }, _) => worker,
+        (Roles::Disagg { prefill, .. }, RoleKind::Prefill | RoleKind::Agg) => prefill,
+        (Roles::Disagg { decode, .. }, RoleKind::Decode) => decode,
+    }
+}
+
+fn key(kind: RoleKind) -> &'static str {
+    match kind {
+        RoleKind::Agg => "agg",
+        RoleKind::Prefill => "prefill",
+        RoleKind::Decode => "decode",
+    }
+}
+
+impl<'a> EngineFactory<'a> {
+    pub fn new(
+        task: &Task,
+        catalog: &'a DbCatalog,
+        cache: Arc<EngineCache>,
+    ) -> Result<Self, String> {
+        let kinds: &[RoleKind] = match task.roles {
+            Roles::Agg { .. } => &[RoleKind::Agg],
+            Roles::Disagg { .. } => &[RoleKind::Prefill, RoleKind::Decode],
+        };
+        let mut roles = HashMap::new();
+        for &k in kinds {
+            let r = role_of(task, k);
+            let model = catalog.arch(&r.model)?;
+            let spec = catalog
+                .db
+                .system_spec(&r.system)
+                .map_err(|e| e.to_string())?;
+            roles.insert(key(k), (model, spec));
+        }
+        // Without measured tables every mode is priced at speed of light.
+        let database_mode = if catalog.db.kind() == DbKind::Builtin {
+            DbMode::Sol
+        } else {
+            task.database_mode
+        };
+        Ok(EngineFactory {
+            catalog,
+            cache,
+            systems_dir: catalog.db.systems_dir().to_path_buf(),
+            roles,
+            database_mode,
+        })
+    }
+}
+
+/// The KV growth law of a model.
+pub fn kv_layout(m: &ModelArch) -> KvLayout {
+    if let Some(mla) = &m.mla {
+        return KvLayout::Mla {
+            layers: m.num_layers,
+            width: mla.kv_lora_rank + mla.qk_rope_head_dim,
+        };
+    }
+    if m.is_gpt_oss() {
+        if let Some(window) = m.sliding_window {
+            return KvLayout::SlidingHalf {
+                kv_heads: m.num_kv_heads,
+                head_dim: m.head_dim,
+                layers: m.num_layers,
+                window,
+                swa_every: 2,
+            };
+        }
+    }
+    KvLayout::Gqa {
+        kv_heads: m.num_kv_heads,
+        head_dim: m.head_dim,
+        layers: m.num_layers,
+    }
+}
+
+impl WorkerFactory for EngineFactory<'_> {
+    fn build(&self, task: &Task, kind: RoleKind, p: Parallel) -> Result<BuiltWorker, String> {
+        let role = role_of(task, kind);
+        let (model, sys) = self.roles.get(key(kind)).ok_or("role not prepared")?;
+        let req = CompileRequest {
+            model,
+            system: &sys.name,
+            backend: role.backend,
+            backend_version: &role.backend_version,
+            parallel: p,
+            quant: role.quant,
+            nextn: task.nextn,
+            database_mode: self.database_mode,
+            systems_path: Some(&self.systems_dir),
+            moe_backend: task.moe_backend.as_deref(),
+            attention_backend: task.attention_backend.as_deref(),
+            enable_wideep: role.enable_wideep,
+            is_blackwell: sys.is_blackwell(),
+            gpus_per_node: sys.gpus_per_node,
+        };
+        let graph = compile(&req).map_err(|e| e.to_string())?;
+        let (spec_id, engine) = self
+            .cache
+            .engine(&graph.spec, &self.systems_dir)
+            .map_err(|e| e.0)?;
+        let pricer = EnginePricer {
+            cache: self.cache.clone(),
+            engine,
+            spec_id,
+            isl: task.isl,
+            osl: task.osl,
+            prefix: task.prefix,
+        };
+        let nccl = |tp: u32| sys.nccl_mem_bytes(tp);
+        let memory = WorkerMemory {
+            backend: role.backend,
+            family: model.family,
+            tp: p.tp,
+            pp: p.pp,
+            dp: p.dp,
+            moe_ep: p.moe_ep,
+            nextn: task.nextn,
+            weight_bytes: graph.weight_bytes,
+            act_width: (model.num_heads * model.head_dim) as f64,
+            hidden: model.hidden as f64,
+            num_experts: if model.family == Family::Deepseek {
+                model.num_experts
+            } else {
+                0
+            },
+            topk: model.topk,
+            kv: kv_layout(model),
+            kv_bytes_per_elem: role.quant.kvcache.bytes(),
+            nccl_mem: [nccl(1), nccl(2), nccl(4), nccl(8)],
+            other_mem: sys.other_mem_bytes,
+            capacity_bytes: sys.mem_capacity_bytes,
+            backend_version: role.backend_version.clone(),
+        };
+        let _ = self.catalog;
+        Ok(BuiltWorker {
+            pricer: Box::new(pricer),
+            memory,
+            num_layers: model.num_layers,
+        })
+    }
+
+    fn is_moe(&self, task: &Task, kind: RoleKind) -> bool {
+        let _ = task;
+        self.roles.get(key(kind)).is_some_and(|(m, _)| m.is_moe())
+    }
+}
