@@ -117,6 +117,8 @@ pub struct CompiledGraph {
 /// Why a request has no op graph. The messages answer "why not this layout?".
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
+    #[error("every parallel size must be at least 1 (got {0})")]
+    InvalidParallel(Parallel),
     #[error("{heads} attention heads do not split evenly over tp={tp}")]
     HeadsNotDivisible { heads: u32, tp: u32 },
     #[error("MoE width mismatch: tp·dp·cp = {attn} but moe_tp·moe_ep = {moe}; they must be equal")]
@@ -445,6 +447,9 @@ fn engine_config(req: &CompileRequest) -> Value {
 fn validate(req: &CompileRequest) -> Result<(), CompileError> {
     let m = req.model;
     let p = req.parallel;
+    if [p.tp, p.pp, p.dp, p.moe_tp, p.moe_ep, p.cp].contains(&0) {
+        return Err(CompileError::InvalidParallel(p));
+    }
     if p.cp > 1 {
         if req.backend != Backend::Sglang {
             return Err(CompileError::CpBackend {
@@ -460,7 +465,7 @@ fn validate(req: &CompileRequest) -> Result<(), CompileError> {
             });
         }
     }
-    if p.tp == 0 || m.num_heads % p.tp != 0 {
+    if !m.num_heads.is_multiple_of(p.tp) {
         return Err(CompileError::HeadsNotDivisible {
             heads: m.num_heads,
             tp: p.tp,
@@ -484,7 +489,7 @@ fn validate(req: &CompileRequest) -> Result<(), CompileError> {
     if m.family == Family::Moe && req.quant.moe == crate::domain::MoeQuant::Fp8Block {
         let block = m.weight_block_size();
         let per_gpu = m.moe_intermediate / p.moe_tp;
-        if per_gpu % block != 0 {
+        if !per_gpu.is_multiple_of(block) {
             return Err(CompileError::Fp8BlockAlignment {
                 inter: m.moe_intermediate,
                 moe_tp: p.moe_tp,

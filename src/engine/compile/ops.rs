@@ -184,6 +184,7 @@ pub fn moe_expert_compute(
     }})
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn mla_module(
     context: bool,
     name: &str,
@@ -220,6 +221,7 @@ pub fn mla_bmm(name: &str, sf: f64, heads: u32, quant: &str, is_pre: bool) -> Va
     json!({"MlaBmm": {"name": name, "scale_factor": sf, "num_heads": heads, "quant_mode": quant, "is_pre": is_pre}})
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn wideep_mla(
     context: bool,
     name: &str,
