@@ -147,6 +147,73 @@ def run_direct():
             print(f"direct {model} {system} {backend} {kw}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
+# Large-EP graphs are only built when a MoE comm backend is set on the model
+# config (the sweep's resolver does this from data coverage); build those
+# models directly so every all-to-all flavor is covered.
+LARGE_EP = [
+    # model, system, backend, parallel kwargs, {phase: comm backend}, gpus/node, quant kwargs, nextn
+    ("deepseek-ai/DeepSeek-V3", "h200_sxm", "sglang", dict(tp_size=1, attention_dp_size=16, moe_tp_size=1, moe_ep_size=16),
+     {"context": "deepep_ht", "generation": "deepep_ll"}, 8, {}, 0),
+    ("deepseek-ai/DeepSeek-V3", "h200_sxm", "sglang", dict(tp_size=2, attention_dp_size=4, moe_tp_size=1, moe_ep_size=8),
+     {"context": "deepep_ht", "generation": "deepep_ll"}, 8, {}, 1),
+    ("deepseek-ai/DeepSeek-V3", "h200_sxm", "vllm", dict(tp_size=1, attention_dp_size=8, moe_tp_size=1, moe_ep_size=8),
+     {"context": "deepep_ht", "generation": "deepep_ll"}, 8, {}, 0),
+    ("deepseek-ai/DeepSeek-R1", "gb200", "trtllm", dict(tp_size=1, attention_dp_size=32, moe_tp_size=1, moe_ep_size=32),
+     {"context": "nvlink_two_sided", "generation": "nvlink_two_sided"}, 4,
+     dict(gemm_quant_mode="nvfp4", moe_quant_mode="nvfp4"), 2),
+    ("Qwen/Qwen3-235B-A22B", "h200_sxm", "sglang", dict(tp_size=1, attention_dp_size=16, moe_tp_size=1, moe_ep_size=16),
+     {"context": "deepep_ht", "generation": "deepep_ll"}, 8, dict(gemm_quant_mode="fp8_block", moe_quant_mode="fp8_block"), 0),
+    ("Qwen/Qwen3-30B-A3B", "b200_sxm", "trtllm", dict(tp_size=1, attention_dp_size=8, moe_tp_size=1, moe_ep_size=8),
+     {"generation": "trtllm_deepep_ll"}, 8, dict(gemm_quant_mode="nvfp4", moe_quant_mode="nvfp4"), 0),
+    ("Qwen/Qwen3-235B-A22B", "h100_sxm", "vllm", dict(tp_size=1, attention_dp_size=16, moe_tp_size=1, moe_ep_size=16),
+     {"context": "deepep_ht", "generation": "deepep_ll"}, 8, {}, 0),
+]
+
+# sglang context parallelism (prefill-only) for each family.
+CP = [
+    ("Qwen/Qwen3-32B", "h200_sxm", "sglang", dict(tp_size=1, cp_size=4)),
+    ("Qwen/Qwen3-30B-A3B", "h200_sxm", "sglang", dict(tp_size=1, moe_tp_size=1, moe_ep_size=2, cp_size=2)),
+    ("deepseek-ai/DeepSeek-V3", "h200_sxm", "sglang", dict(tp_size=1, moe_tp_size=1, moe_ep_size=8, cp_size=8)),
+]
+
+
+def _build(model_path, system, backend, par, quant, nextn, comm=None, gpn=None):
+    from aiconfigurator_core.sdk import perf_database
+    from aiconfigurator_core.sdk.config_builders import apply_nextn, build_model_config
+    from aiconfigurator_core.sdk.models import get_model
+
+    cfg = build_model_config(
+        tp_size=par.get("tp_size", 1), pp_size=par.get("pp_size", 1),
+        attention_dp_size=par.get("attention_dp_size", 1), moe_tp_size=par.get("moe_tp_size", 1),
+        moe_ep_size=par.get("moe_ep_size", 1), **quant)
+    cfg.cp_size = par.get("cp_size", 1)
+    if comm:
+        cfg.moe_comm_backend = comm
+        cfg.num_gpus_per_node = gpn
+    apply_nextn(cfg, nextn)
+    model = get_model(model_path, cfg, backend)
+    version = perf_database.resolve_query_version(system, backend, "current")
+    db = sdk_engine._maybe_load_database(system, backend, version, None)
+    spec = sdk_engine.build_engine_spec_json(model, model_path=model_path, system=system, backend=backend,
+                                             backend_version=version, kv_block_size=None, systems_path=None,
+                                             nextn=cfg.nextn, database=db)
+    aiconfigurator_core.engine_spec_bincode_from_json(spec)
+
+
+def run_built():
+    ORIGIN[0] = "built"
+    for model, system, backend, par, comm, gpn, quant, nextn in LARGE_EP:
+        try:
+            _build(model, system, backend, par, quant, nextn, comm, gpn)
+        except Exception as exc:
+            print(f"large-ep {model} {system} {backend} {par} {comm}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    for model, system, backend, par in CP:
+        try:
+            _build(model, system, backend, par, {}, 0)
+        except Exception as exc:
+            print(f"cp {model} {system} {backend} {par}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def run_cli(case_glob):
     from aiconfigurator import main as aic_main
 
@@ -167,23 +234,34 @@ def main():
     args = set(sys.argv[2:])
     if "--only-cli" not in args:
         run_direct()
+        run_built()
     if "--no-cli" not in args:
         run_cli(os.environ.get("CASES", "/work/shared/parity/cases/*/input.yaml"))
     from aiconfigurator_core.sdk import perf_database
 
     roots = [p for p in perf_database.get_systems_paths() if os.path.exists(p)]
     root = os.path.abspath(roots[0]) if roots else None
+    limit = int(os.environ.get("MAX_SPECS", "60"))
     seen = set()
+    seen_sig = set()
     kept = 0
     for spec_str, model, origin in records:
-        if model is None:
-            continue
         spec = normalize(spec_str, root)
+        # Database probe specs carry no ops (and no model of their own).
+        if model is None or not spec["context_ops"]:
+            continue
         key = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
         if key in seen:
             continue
         seen.add(key)
         req = request_of(spec, model)
+        # Keep one spec per coarse shape class so the set stays small but representative.
+        sig = (req["model"], req["system"], req["backend"], req["tp"] > 1, req["pp"] > 1, req["dp"] > 1,
+               req["moe_tp"] > 1, req["moe_ep"] > 1, req["cp"] > 1, req["gemm"], req["moe"], req["kvcache"],
+               req["fmha"], req["nextn"], req["database_mode"], bool(req["moe_comm_backend"]))
+        if sig in seen_sig or kept >= limit:
+            continue
+        seen_sig.add(sig)
         if req["systems_path"]:
             req["systems_path"] = req["systems_path"].replace(root or "\0", SYSTEMS_PLACEHOLDER)
         stem = "{}_{}_{}_{}tp{}pp{}dp{}etp{}ep{}cp{}_{}_n{}_{}".format(
