@@ -37,7 +37,10 @@ def _recording_build(model, **kw):
 
 
 def _recording_bincode(spec_json):
-    model = _last_model.pop() if _last_model else None
+    # Database probe specs (no ops) go through here too; they must not take the
+    # model of the spec being built around them.
+    has_ops = bool(json.loads(spec_json).get("context_ops"))
+    model = _last_model.pop() if (_last_model and has_ops) else None
     records.append((spec_json, model, ORIGIN[0]))
     return _orig_bincode(spec_json)
 
@@ -241,7 +244,7 @@ def main():
 
     roots = [p for p in perf_database.get_systems_paths() if os.path.exists(p)]
     root = os.path.abspath(roots[0]) if roots else None
-    limit = int(os.environ.get("MAX_SPECS", "60"))
+    limit = int(os.environ.get("MAX_SPECS", "70"))
     seen = set()
     seen_sig = set()
     kept = 0
@@ -256,9 +259,13 @@ def main():
         seen.add(key)
         req = request_of(spec, model)
         # Keep one spec per coarse shape class so the set stays small but representative.
-        sig = (req["model"], req["system"], req["backend"], req["tp"] > 1, req["pp"] > 1, req["dp"] > 1,
-               req["moe_tp"] > 1, req["moe_ep"] > 1, req["cp"] > 1, req["gemm"], req["moe"], req["kvcache"],
-               req["fmha"], req["nextn"], req["database_mode"], bool(req["moe_comm_backend"]))
+        # Hand-picked points keep their exact layout; sweep-captured ones one per case/regime.
+        if origin.startswith("cli:"):
+            sig = (origin, req["model"], req["system"], req["backend"], req["database_mode"], req["gemm"],
+                   req["kvcache"], req["nextn"], bool(req["moe_comm_backend"]), req["dp"] > 1)
+        else:
+            sig = (req["model"], req["system"], req["backend"], req["tp"], req["pp"], req["dp"], req["moe_tp"],
+                   req["moe_ep"], req["cp"], req["gemm"], req["moe"], req["kvcache"], req["nextn"])
         if sig in seen_sig or kept >= limit:
             continue
         seen_sig.add(sig)
