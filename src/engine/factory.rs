@@ -181,6 +181,13 @@ impl WorkerFactory for EngineFactory<'_> {
             enable_wideep: role.enable_wideep,
             is_blackwell: sys.is_blackwell(),
             gpus_per_node: sys.gpus_per_node,
+            // No large-EP ladder is offered yet (see DbCatalog::large_ep_sizes).
+            moe_comm: None,
+            lane_orders: None,
+            enable_shared_layer: None,
+            enable_eplb: false,
+            wideep_num_slots: None,
+            gemm_quant_explicit: true,
         };
         let graph = compile(&req).map_err(|e| e.to_string())?;
         let (spec_id, engine) = self
