@@ -136,6 +136,16 @@ impl Session {
                 ),
                 Err(msg) => error_report(task, msg),
             };
+            let mut rep = rep;
+            if self.catalog.db.kind() == crate::system::DbKind::Builtin
+                && task.database_mode != crate::domain::DbMode::Sol
+            {
+                // Say plainly that the requested mode could not be honoured.
+                rep.database_mode = format!(
+                    "SOL (built-in specs; {} needs the measured database)",
+                    task.database_mode
+                );
+            }
             on_progress(Progress::ExperimentDone(Box::new(rep.clone())));
             experiments.push(rep);
         }
