@@ -4,7 +4,10 @@
 //! Layers: [`exp`] reads and resolves the exp YAML; [`model`] and [`system`]
 //! know architectures and GPUs; [`engine`] compiles op graphs and prices them
 //! with the vendor engine; [`search`] enumerates, sweeps and picks; [`report`]
-//! renders. The TUI front end lives in the binary and never computes.
+//! renders; [`tui`] is the explorer front end, which only displays reports.
+
+// User input and the filesystem reach most of this crate: no panicking shortcuts outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod domain;
 pub mod engine;

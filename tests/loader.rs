@@ -393,7 +393,7 @@ fn exps_order_and_unlisted_experiments() {
 fn parity_dir() -> PathBuf {
     std::env::var_os("XPYD_PARITY_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/parity/cases"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/parity/cases"))
 }
 
 fn u32s(v: &serde_json::Value) -> Vec<u32> {
