@@ -732,3 +732,133 @@ fn fetch_real_wheel() {
         Some("1.3.0rc20")
     );
 }
+
+#[test]
+fn real_database_large_ep_coverage_matches_reference() {
+    use std::collections::BTreeSet;
+    use xpyd::system::MoeShape;
+    let Some(db) = real_db() else { return };
+    let dsv3 = MoeShape {
+        hidden_size: 7168,
+        moe_inter_size: 2048,
+        topk: 8,
+        num_experts: 256,
+    };
+    let set = |xs: &[u32]| xs.iter().copied().collect::<BTreeSet<u32>>();
+    let full = set(&[8, 16, 32, 64, 128, 256]);
+
+    let c = db
+        .large_ep_coverage(&dsv3, "h100_sxm", Backend::Trtllm, "1.3.0rc20", "fp8_block")
+        .unwrap();
+    assert_eq!(
+        c.phases["context"],
+        vec![("trtllm_deepep_ht".to_string(), full.clone())]
+    );
+    assert_eq!(
+        c.phases["generation"],
+        vec![("trtllm_deepep_ll".to_string(), full.clone())]
+    );
+    assert_eq!(
+        c.large_ep_sizes(&["context", "generation"]),
+        [16, 32, 64, 128, 256]
+    );
+    assert_eq!(
+        db.large_ep_sizes(
+            &dsv3,
+            "h100_sxm",
+            Backend::Trtllm,
+            "1.3.0rc20",
+            "fp8_block",
+            &["generation"]
+        ),
+        [16, 32, 64, 128, 256]
+    );
+
+    let c = db
+        .large_ep_coverage(&dsv3, "gb200", Backend::Trtllm, "1.3.0rc20", "fp8_block")
+        .unwrap();
+    let nvlink = set(&[2, 4, 8, 16, 32, 64]);
+    let deepep = set(&[4, 8, 16, 32, 64, 128, 256]);
+    assert_eq!(
+        c.phases["context"],
+        vec![
+            ("trtllm_deepep_ht".to_string(), deepep.clone()),
+            ("nvlink_two_sided".to_string(), nvlink.clone())
+        ]
+    );
+    assert_eq!(
+        c.phases["generation"],
+        vec![
+            ("trtllm_deepep_ll".to_string(), deepep),
+            ("nvlink_two_sided".to_string(), nvlink)
+        ]
+    );
+    assert_eq!(
+        c.large_ep_sizes(&["context", "generation"]),
+        [8, 16, 32, 64, 128, 256]
+    );
+
+    for (sys, backend, version, ht, ll) in [
+        (
+            "h100_sxm",
+            Backend::Sglang,
+            "0.5.14",
+            "deepep_ht",
+            "deepep_ll",
+        ),
+        (
+            "b200_sxm",
+            Backend::Vllm,
+            "0.24.0",
+            "deepep_ht",
+            "deepep_ll",
+        ),
+    ] {
+        let c = db
+            .large_ep_coverage(&dsv3, sys, backend, version, "fp8_block")
+            .unwrap();
+        assert_eq!(
+            c.phases["context"],
+            vec![(ht.to_string(), full.clone())],
+            "{sys}"
+        );
+        assert_eq!(
+            c.phases["generation"],
+            vec![(ll.to_string(), full.clone())],
+            "{sys}"
+        );
+    }
+
+    let qwen235 = MoeShape {
+        hidden_size: 4096,
+        moe_inter_size: 1536,
+        topk: 8,
+        num_experts: 128,
+    };
+    let c = db
+        .large_ep_coverage(
+            &qwen235,
+            "b200_sxm",
+            Backend::Trtllm,
+            "1.3.0rc20",
+            "bfloat16",
+        )
+        .unwrap();
+    assert!(c.phases.is_empty(), "{c:?}");
+    let qwen30 = MoeShape {
+        hidden_size: 2048,
+        moe_inter_size: 768,
+        topk: 8,
+        num_experts: 128,
+    };
+    assert!(db
+        .large_ep_sizes(
+            &qwen30,
+            "h200_sxm",
+            Backend::Vllm,
+            "0.24.0",
+            "bfloat16",
+            &["context"]
+        )
+        .is_empty());
+}

@@ -48,40 +48,31 @@ pub fn probe_engine(
 }
 
 /// One resolved source: a parquet path and an optional `kernel_source` allow-list.
-struct Source {
-    path: PathBuf,
-    kernel_sources: Option<Vec<String>>,
+pub(crate) struct Source {
+    pub(crate) path: PathBuf,
+    pub(crate) kernel_sources: Option<Vec<String>>,
 }
 
-pub fn compute(
-    systems_dir: &Path,
-    system: &str,
-    backend: Backend,
-    version: &str,
-) -> Result<Option<QuantTable>, DbError> {
-    let engine_err = |message: String| DbError::Engine {
-        path: systems_dir.to_path_buf(),
-        system: system.to_string(),
-        backend: backend.name().to_string(),
-        version: version.to_string(),
-        message,
-    };
-    let engine =
-        probe_engine(systems_dir, system, backend, version, "SILICON").map_err(engine_err)?;
+/// The engine's resolved, existing sources of one table.
+pub(crate) fn resolved_sources(engine: &Engine, basename: &str) -> Result<Vec<Source>, String> {
     let db = engine.database();
+    let list = db
+        .source_resolver
+        .sources_for(basename, &db.data_root)
+        .map_err(|e| e.to_string())?;
+    Ok(list
+        .iter()
+        .filter(|s| s.path().is_file())
+        .map(|s| Source {
+            path: s.path().to_path_buf(),
+            kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
+        })
+        .collect())
+}
+
+pub(crate) fn compute(engine: &Engine) -> Result<Option<QuantTable>, DbError> {
     let sources = |basename: &str| -> Result<Vec<Source>, DbError> {
-        let list = db
-            .source_resolver
-            .sources_for(basename, &db.data_root)
-            .map_err(|e| engine_err(e.to_string()))?;
-        Ok(list
-            .iter()
-            .filter(|s| s.path().is_file())
-            .map(|s| Source {
-                path: s.path().to_path_buf(),
-                kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
-            })
-            .collect())
+        resolved_sources(engine, basename).map_err(DbError::Data)
     };
 
     let mut table = QuantTable::default();
@@ -180,7 +171,7 @@ fn pairs(sources: &[Source], a: &str, b: &str) -> Result<BTreeSet<(String, Strin
 /// Distinct value tuples of string columns over all sources, keeping only
 /// rows the source's kernel_source allow-list admits. `required` columns
 /// must exist; `optional` ones read as "" when absent.
-fn distinct(
+pub(crate) fn distinct(
     sources: &[Source],
     required: &[&str],
     optional: &[&str],
