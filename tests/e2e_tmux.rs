@@ -117,8 +117,9 @@ fn live_session_in_tmux() {
     };
     std::fs::write(&file, &initial).expect("writing exp.yaml");
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report_qwen.json");
+    // VISUAL/EDITOR=true: `e` suspends the app, "edits" and returns at once.
     let mut run = format!(
-        "cd '{}' && XPYD_LOG='{}' '{}'",
+        "cd '{}' && VISUAL=true EDITOR=true XPYD_LOG='{}' '{}'",
         dir.path().display(),
         dir.path().join("tui.log").display(),
         bin.display()
@@ -204,7 +205,27 @@ fn live_session_in_tmux() {
     tmux.keys(&["Tab"]);
     tmux.wait_for("Pareto focused", |s| s.contains("┏ 2 Pareto"));
 
-    // 6. Quit: the shell line after the app runs, and the normal screen is back.
+    // 6. `e` hands the terminal to $EDITOR and takes it back.
+    tmux.keys(&["e"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.wait_for("the app back after the editor", |s| {
+        s.contains("┏ 2 Pareto") && s.contains("qwen_agg")
+    });
+
+    // 7. y writes the selected candidate next to the user and says where.
+    if !real {
+        tmux.keys(&["y"]);
+        tmux.wait_for("the export message", |s| s.contains("wrote "));
+        let snippet = dir.path().join("xpyd-qwen_agg-1.yaml");
+        let text =
+            std::fs::read_to_string(&snippet).expect("snippet written in the working folder");
+        assert!(
+            text.contains("worker_config:") && text.contains("tp_list: ["),
+            "{text}"
+        );
+    }
+
+    // 8. Quit: the shell line after the app runs, and the normal screen is back.
     tmux.keys(&["q"]);
     tmux.wait_for("the app to exit", |s| s.contains("EXITED 0"));
     let alt = tmux.cmd(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]);

@@ -12,8 +12,9 @@ use ratatui::Terminal;
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::thread::JoinHandle;
+use std::thread::ThreadId;
 use std::time::Duration;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -57,21 +58,27 @@ impl Drop for Guard {
     }
 }
 
+/// The thread that owns the terminal (the one that called [`install_hooks`]).
+static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
 /// color-eyre's report and panic hooks, with the terminal restored before a panic prints.
-/// Panics on the search thread are caught there and shown in the app, so they are logged
-/// instead of tearing the screen down.
+/// Panics on other threads (the search thread and rayon's workers inside the engine) are
+/// caught by the worker and shown in the app, so they are only logged: tearing the screen
+/// down under a running app would leave it drawing into the normal screen.
 pub fn install_hooks() {
+    let _ = UI_THREAD.set(std::thread::current().id());
     HOOKS.call_once(|| {
         let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default().into_hooks();
         // Another front end may already have installed a report hook; keep theirs.
         let _ = eyre_hook.install();
         let panic_hook = panic_hook.into_panic_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let on_worker = std::thread::current()
-                .name()
-                .is_some_and(|n| n == super::worker::THREAD_NAME || n.starts_with("rayon"));
-            if on_worker {
-                log::error!("panic on the search thread (caught): {info}");
+            let on_ui = UI_THREAD.get() == Some(&std::thread::current().id());
+            if !on_ui {
+                log::error!(
+                    "panic on thread {:?}: {info}",
+                    std::thread::current().name().unwrap_or("unnamed")
+                );
                 return;
             }
             let _ = restore();
