@@ -1,0 +1,84 @@
+//! Everything that can happen to the app arrives as one [`Action`] on one channel;
+//! everything the app wants done outside itself leaves `update` as an [`Effect`].
+
+use crate::exp::LoadError;
+use crate::report::{ExperimentReport, RunReport};
+use crossterm::event::{KeyEvent, MouseEvent};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Why a search produced no report. `Clone` (unlike `RunError`) so the state can keep it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SearchFailure {
+    /// YAML or schema problem: shown with experiment, key and `line:col`.
+    Load(LoadError),
+    /// The search was cancelled (normally a newer generation replaced it).
+    Cancelled,
+    /// Anything else the engine reported.
+    Other(String),
+}
+
+impl From<crate::run::RunError> for SearchFailure {
+    fn from(e: crate::run::RunError) -> Self {
+        match e {
+            crate::run::RunError::Load(l) => SearchFailure::Load(l),
+            crate::run::RunError::Cancelled => SearchFailure::Cancelled,
+            crate::run::RunError::Other(s) => SearchFailure::Other(s),
+        }
+    }
+}
+
+/// Progress of the search in flight, as the worker forwards it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgressMsg {
+    Planned(Vec<String>),
+    Partial {
+        experiment: String,
+        done_fraction: f64,
+    },
+    ExperimentDone(Box<ExperimentReport>),
+}
+
+/// Messages into `update`: input, file watcher, worker, timer, effect outcomes.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// Timer tick carrying the current time (render reads time only from state).
+    Tick(Instant),
+    /// The watched file changed on disk (debounced).
+    FileChanged,
+    /// The watcher reported a problem; shown, not fatal.
+    WatchError(String),
+    Progress {
+        generation: u64,
+        msg: ProgressMsg,
+    },
+    SearchDone {
+        generation: u64,
+        elapsed: Duration,
+        result: Result<RunReport, SearchFailure>,
+    },
+    /// Outcome of [`Effect::WriteFile`].
+    Written(Result<PathBuf, String>),
+    /// Outcome of [`Effect::OpenEditor`].
+    EditorClosed(Result<(), String>),
+}
+
+/// Side effects the runtime performs on behalf of `update`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Cancel the search in flight (if any) and start one tagged `generation`.
+    Search {
+        generation: u64,
+    },
+    /// Suspend the terminal and open the file in `$EDITOR`.
+    OpenEditor,
+    /// Write a snippet next to the user (relative to the working folder).
+    WriteFile {
+        path: PathBuf,
+        contents: String,
+    },
+    Quit,
+}

@@ -1,0 +1,379 @@
+//! The whole explorer state. Rendering reads only this; `update` is the only writer.
+//! Derived views (the filtered, sorted candidate list) are computed from it on demand,
+//! so they can never disagree with what is drawn.
+
+use super::action::{ProgressMsg, SearchFailure};
+use crate::report::{ExperimentReport, Row, RunReport};
+use std::cmp::Ordering;
+use std::time::{Duration, Instant};
+
+/// The six panes, in Tab order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaneId {
+    Experiments,
+    Pareto,
+    Candidates,
+    Breakdown,
+    Compare,
+    WhyNot,
+}
+
+impl PaneId {
+    pub const ALL: [PaneId; 6] = [
+        PaneId::Experiments,
+        PaneId::Pareto,
+        PaneId::Candidates,
+        PaneId::Breakdown,
+        PaneId::Compare,
+        PaneId::WhyNot,
+    ];
+
+    pub fn index(self) -> usize {
+        PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+    pub fn next(self) -> PaneId {
+        PaneId::ALL[(self.index() + 1) % PaneId::ALL.len()]
+    }
+    pub fn prev(self) -> PaneId {
+        PaneId::ALL[(self.index() + PaneId::ALL.len() - 1) % PaneId::ALL.len()]
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            PaneId::Experiments => "Experiments",
+            PaneId::Pareto => "Pareto",
+            PaneId::Candidates => "Candidates",
+            PaneId::Breakdown => "Breakdown",
+            PaneId::Compare => "Compare",
+            PaneId::WhyNot => "Why not",
+        }
+    }
+    /// Panes that share the lower slot in the compact (80×24) layout.
+    pub fn is_lower(self) -> bool {
+        matches!(
+            self,
+            PaneId::Candidates | PaneId::Breakdown | PaneId::Compare | PaneId::WhyNot
+        )
+    }
+}
+
+/// Which rows of the selected experiment the candidates table lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CandView {
+    Top,
+    Pareto,
+    Feasible,
+}
+
+impl CandView {
+    pub fn next(self) -> CandView {
+        match self {
+            CandView::Top => CandView::Pareto,
+            CandView::Pareto => CandView::Feasible,
+            CandView::Feasible => CandView::Top,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            CandView::Top => "top-N",
+            CandView::Pareto => "pareto",
+            CandView::Feasible => "all feasible",
+        }
+    }
+}
+
+/// Sortable columns of the candidates table (`Rank` = the report's own order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Rank,
+    TokGpu,
+    TokUser,
+    Ttft,
+    Tpot,
+    Gpus,
+    Replicas,
+    Concurrency,
+    Memory,
+    Parallel,
+    Sla,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 11] = [
+        SortKey::Rank,
+        SortKey::TokGpu,
+        SortKey::TokUser,
+        SortKey::Ttft,
+        SortKey::Tpot,
+        SortKey::Gpus,
+        SortKey::Replicas,
+        SortKey::Concurrency,
+        SortKey::Memory,
+        SortKey::Parallel,
+        SortKey::Sla,
+    ];
+    pub fn next(self) -> SortKey {
+        let i = SortKey::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Rank => "#",
+            SortKey::TokGpu => "tok/s/gpu",
+            SortKey::TokUser => "tok/s/user",
+            SortKey::Ttft => "TTFT",
+            SortKey::Tpot => "TPOT",
+            SortKey::Gpus => "GPUs",
+            SortKey::Replicas => "repl",
+            SortKey::Concurrency => "concurrency",
+            SortKey::Memory => "mem",
+            SortKey::Parallel => "parallel",
+            SortKey::Sla => "SLA",
+        }
+    }
+    /// Throughput columns read best high-first; the rest low-first.
+    pub fn default_descending(self) -> bool {
+        matches!(self, SortKey::TokGpu | SortKey::TokUser | SortKey::Sla)
+    }
+}
+
+/// The candidates table's view state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandState {
+    pub view: CandView,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub filter: String,
+    /// The `/` prompt is open and keys go into `filter`.
+    pub editing: bool,
+    pub sel: usize,
+    pub offset: usize,
+}
+
+impl Default for CandState {
+    fn default() -> Self {
+        CandState {
+            view: CandView::Top,
+            sort: SortKey::Rank,
+            descending: false,
+            filter: String::new(),
+            editing: false,
+            sel: 0,
+            offset: 0,
+        }
+    }
+}
+
+/// The search in flight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Running {
+    pub generation: u64,
+    pub started: Instant,
+    pub planned: usize,
+    pub done: usize,
+    /// Fraction of the current experiment, from `Progress::Partial`.
+    pub partial: f64,
+}
+
+impl Running {
+    /// Overall fraction for the gauge: finished experiments plus the current one's share.
+    pub fn fraction(&self) -> f64 {
+        if self.planned == 0 {
+            return 0.0;
+        }
+        ((self.done as f64 + self.partial.clamp(0.0, 1.0)) / self.planned as f64).clamp(0.0, 1.0)
+    }
+    pub fn apply(&mut self, msg: &ProgressMsg) {
+        match msg {
+            ProgressMsg::Planned(names) => {
+                self.planned = names.len();
+                self.done = 0;
+                self.partial = 0.0;
+            }
+            ProgressMsg::Partial { done_fraction, .. } => self.partial = *done_fraction,
+            ProgressMsg::ExperimentDone(_) => {
+                self.done += 1;
+                self.partial = 0.0;
+            }
+        }
+    }
+}
+
+pub struct App {
+    /// The file as the user named it (shown in the status bar).
+    pub file: String,
+    pub size: (u16, u16),
+    pub focus: PaneId,
+    /// Which lower pane the compact layout shows.
+    pub lower: PaneId,
+    /// The focused pane fills the body.
+    pub zoom: bool,
+    /// Height of the top band (experiments + pareto), percent of the body.
+    pub split_top: u16,
+    /// Width of the left column, percent of the body.
+    pub split_left: u16,
+    /// Last good results.
+    pub report: Option<RunReport>,
+    /// The file changed into something that failed; `report` is from an older version.
+    pub stale: bool,
+    pub error: Option<SearchFailure>,
+    /// Generation of the newest requested search; results tagged otherwise are dropped.
+    pub generation: u64,
+    /// Generation whose results are on screen (0 = none yet).
+    pub shown_generation: u64,
+    pub running: Option<Running>,
+    pub last_search: Option<Duration>,
+    pub now: Instant,
+    pub sel_exp: usize,
+    pub exp_offset: usize,
+    pub cand: CandState,
+    pub breakdown_scroll: u16,
+    pub whynot_scroll: u16,
+    /// Baseline of the compare pane, by name so it survives reruns.
+    pub baseline: Option<String>,
+    pub help: bool,
+    pub help_scroll: u16,
+    /// One-line feedback (export path, editor errors, watcher problems).
+    pub message: Option<String>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(file: impl Into<String>, size: (u16, u16), now: Instant) -> App {
+        App {
+            file: file.into(),
+            size,
+            focus: PaneId::Experiments,
+            lower: PaneId::Candidates,
+            zoom: false,
+            split_top: 40,
+            split_left: 60,
+            report: None,
+            stale: false,
+            error: None,
+            generation: 0,
+            shown_generation: 0,
+            running: None,
+            last_search: None,
+            now,
+            sel_exp: 0,
+            exp_offset: 0,
+            cand: CandState::default(),
+            breakdown_scroll: 0,
+            whynot_scroll: 0,
+            baseline: None,
+            help: false,
+            help_scroll: 0,
+            message: None,
+            quit: false,
+        }
+    }
+
+    pub fn experiments(&self) -> &[ExperimentReport] {
+        self.report
+            .as_ref()
+            .map(|r| r.experiments.as_slice())
+            .unwrap_or(&[])
+    }
+
+    pub fn selected_experiment(&self) -> Option<&ExperimentReport> {
+        self.experiments().get(self.sel_exp)
+    }
+
+    /// Rows of the selected experiment for the current view, before filter and sort.
+    pub fn view_rows(&self) -> &[Row] {
+        match self.selected_experiment() {
+            None => &[],
+            Some(e) => match self.cand.view {
+                CandView::Top => &e.top,
+                CandView::Pareto => &e.pareto,
+                CandView::Feasible => &e.feasible,
+            },
+        }
+    }
+
+    /// The candidates table as drawn: `(rank in the view, row)`, filtered then sorted.
+    pub fn candidates(&self) -> Vec<(usize, &Row)> {
+        let needle = self.cand.filter.to_lowercase();
+        let mut rows: Vec<(usize, &Row)> = self
+            .view_rows()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| needle.is_empty() || row_search_text(r).contains(&needle))
+            .collect();
+        let key = self.cand.sort;
+        rows.sort_by(|a, b| {
+            let o = compare_rows(key, a, b);
+            if self.cand.descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        rows
+    }
+
+    pub fn selected_candidate(&self) -> Option<&Row> {
+        self.candidates().get(self.cand.sel).map(|(_, r)| *r)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+}
+
+/// What `/` matches against: the configuration text a user would type.
+pub fn row_search_text(r: &Row) -> String {
+    let mut s = String::new();
+    if let Some(p) = &r.parallel {
+        s.push_str(p);
+        s.push(' ');
+    }
+    if let Some(bs) = r.bs {
+        s.push_str(&format!("bs{bs} "));
+    }
+    for (tag, w) in [("p", &r.prefill), ("d", &r.decode)] {
+        if let Some(w) = w {
+            s.push_str(&format!(
+                "{tag}:{} {}x{} bs{} {} ",
+                w.parallel, w.workers, w.gpus_per_worker, w.bs, w.system
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "gpus{} {}",
+        r.num_total_gpus,
+        if r.sla_met { "sla-ok" } else { "sla-miss" }
+    ));
+    s.to_lowercase()
+}
+
+fn cmp_f64(a: f64, b: f64) -> Ordering {
+    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
+}
+
+/// Parallel label of a row, agg or disagg (`p:… d:…`), for sorting and display.
+pub fn parallel_label(r: &Row) -> String {
+    match (&r.prefill, &r.decode) {
+        (Some(p), Some(d)) => format!("{}|{}", p.parallel, d.parallel),
+        _ => r.parallel.clone().unwrap_or_default(),
+    }
+}
+
+fn compare_rows(key: SortKey, a: &(usize, &Row), b: &(usize, &Row)) -> Ordering {
+    let (ra, rb) = (a.1, b.1);
+    let o = match key {
+        SortKey::Rank => a.0.cmp(&b.0),
+        SortKey::TokGpu => cmp_f64(ra.tokens_per_s_per_gpu, rb.tokens_per_s_per_gpu),
+        SortKey::TokUser => cmp_f64(ra.tokens_per_s_per_user, rb.tokens_per_s_per_user),
+        SortKey::Ttft => cmp_f64(ra.ttft_ms, rb.ttft_ms),
+        SortKey::Tpot => cmp_f64(ra.tpot_ms, rb.tpot_ms),
+        SortKey::Gpus => ra.num_total_gpus.cmp(&rb.num_total_gpus),
+        SortKey::Replicas => ra.replicas.cmp(&rb.replicas),
+        SortKey::Concurrency => cmp_f64(ra.concurrency, rb.concurrency),
+        SortKey::Memory => cmp_f64(ra.memory_gib, rb.memory_gib),
+        SortKey::Parallel => parallel_label(ra).cmp(&parallel_label(rb)),
+        SortKey::Sla => ra.sla_met.cmp(&rb.sla_met),
+    };
+    // Ties keep the report's order so the table never shuffles between frames.
+    o.then(a.0.cmp(&b.0))
+}

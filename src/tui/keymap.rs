@@ -1,0 +1,248 @@
+//! The one key table: `update` looks keys up here and the help popup is generated
+//! from it, so help can never drift from the real bindings.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks for, independent of which key it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    Help,
+    Rerun,
+    Edit,
+    Yank,
+    FocusNext,
+    FocusPrev,
+    Focus(usize),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    First,
+    Last,
+    Filter,
+    CycleView,
+    SortNext,
+    SortReverse,
+    SetBaseline,
+    Zoom,
+    GrowTop,
+    ShrinkTop,
+    GrowLeft,
+    ShrinkLeft,
+    Enter,
+    Escape,
+}
+
+/// One key with its label for the help popup.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    pub label: &'static str,
+}
+
+const fn k(c: char, label: &'static str) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::NONE,
+        label,
+    }
+}
+const fn code(code: KeyCode, label: &'static str) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+        label,
+    }
+}
+const fn ctrl(c: char, label: &'static str) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+        label,
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub command: Command,
+    pub help: &'static str,
+}
+
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[k('?', "?")],
+        command: Command::Help,
+        help: "toggle this help",
+    },
+    Binding {
+        keys: &[k('q', "q"), ctrl('c', "Ctrl-C")],
+        command: Command::Quit,
+        help: "quit",
+    },
+    Binding {
+        keys: &[k('r', "r")],
+        command: Command::Rerun,
+        help: "rerun the search now",
+    },
+    Binding {
+        keys: &[k('e', "e")],
+        command: Command::Edit,
+        help: "open FILE in $EDITOR",
+    },
+    Binding {
+        keys: &[k('y', "y")],
+        command: Command::Yank,
+        help: "write the selected candidate as a YAML snippet",
+    },
+    Binding {
+        keys: &[code(KeyCode::Tab, "Tab")],
+        command: Command::FocusNext,
+        help: "focus next pane",
+    },
+    Binding {
+        keys: &[code(KeyCode::BackTab, "Shift-Tab")],
+        command: Command::FocusPrev,
+        help: "focus previous pane",
+    },
+    Binding {
+        keys: &[
+            k('1', "1"),
+            k('2', "2"),
+            k('3', "3"),
+            k('4', "4"),
+            k('5', "5"),
+            k('6', "6"),
+        ],
+        command: Command::Focus(0),
+        help: "focus pane 1..6",
+    },
+    Binding {
+        keys: &[k('k', "k"), code(KeyCode::Up, "Up")],
+        command: Command::Up,
+        help: "select previous / scroll up",
+    },
+    Binding {
+        keys: &[k('j', "j"), code(KeyCode::Down, "Down")],
+        command: Command::Down,
+        help: "select next / scroll down",
+    },
+    Binding {
+        keys: &[code(KeyCode::PageUp, "PgUp"), ctrl('u', "Ctrl-U")],
+        command: Command::PageUp,
+        help: "page up",
+    },
+    Binding {
+        keys: &[code(KeyCode::PageDown, "PgDn"), ctrl('d', "Ctrl-D")],
+        command: Command::PageDown,
+        help: "page down",
+    },
+    Binding {
+        keys: &[k('g', "g"), code(KeyCode::Home, "Home")],
+        command: Command::First,
+        help: "first row",
+    },
+    Binding {
+        keys: &[k('G', "G"), code(KeyCode::End, "End")],
+        command: Command::Last,
+        help: "last row",
+    },
+    Binding {
+        keys: &[code(KeyCode::Enter, "Enter")],
+        command: Command::Enter,
+        help: "experiment: show its candidates",
+    },
+    Binding {
+        keys: &[k('/', "/")],
+        command: Command::Filter,
+        help: "filter candidates (Enter keeps, Esc clears)",
+    },
+    Binding {
+        keys: &[k('v', "v")],
+        command: Command::CycleView,
+        help: "candidates: top-N / pareto / all feasible",
+    },
+    Binding {
+        keys: &[k('s', "s")],
+        command: Command::SortNext,
+        help: "sort candidates by the next column",
+    },
+    Binding {
+        keys: &[k('S', "S")],
+        command: Command::SortReverse,
+        help: "reverse the sort order",
+    },
+    Binding {
+        keys: &[k('b', "b")],
+        command: Command::SetBaseline,
+        help: "compare against the selected experiment",
+    },
+    Binding {
+        keys: &[k('z', "z")],
+        command: Command::Zoom,
+        help: "zoom the focused pane",
+    },
+    Binding {
+        keys: &[k('+', "+"), k('=', "=")],
+        command: Command::GrowTop,
+        help: "taller top band",
+    },
+    Binding {
+        keys: &[k('-', "-")],
+        command: Command::ShrinkTop,
+        help: "shorter top band",
+    },
+    Binding {
+        keys: &[k('>', ">")],
+        command: Command::GrowLeft,
+        help: "wider left column",
+    },
+    Binding {
+        keys: &[k('<', "<")],
+        command: Command::ShrinkLeft,
+        help: "narrower left column",
+    },
+    Binding {
+        keys: &[code(KeyCode::Esc, "Esc")],
+        command: Command::Escape,
+        help: "close help / clear filter",
+    },
+];
+
+/// The command bound to `key`, if any. Shift is ignored for characters because
+/// terminals disagree on whether `G` arrives with SHIFT set.
+pub fn lookup(key: &KeyEvent) -> Option<Command> {
+    let mods = key.modifiers - KeyModifiers::SHIFT;
+    for b in BINDINGS {
+        for (i, kk) in b.keys.iter().enumerate() {
+            let code_matches = match (kk.code, key.code) {
+                (KeyCode::Char(a), KeyCode::Char(c)) => a == c,
+                (a, c) => a == c,
+            };
+            if code_matches && kk.mods == mods {
+                return Some(match b.command {
+                    Command::Focus(_) => Command::Focus(i),
+                    c => c,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// `(keys, description)` lines for the help popup, in table order.
+pub fn help_lines() -> Vec<(String, &'static str)> {
+    BINDINGS
+        .iter()
+        .map(|b| {
+            let keys: Vec<&str> = b.keys.iter().map(|k| k.label).collect();
+            let keys = if matches!(b.command, Command::Focus(_)) {
+                "1..6".to_string()
+            } else {
+                keys.join(" ")
+            };
+            (keys, b.help)
+        })
+        .collect()
+}

@@ -1,0 +1,129 @@
+//! Pane 5: each experiment's best configuration side by side, with deltas against a
+//! baseline experiment (`b` picks it; default the first with a result).
+
+use super::{config_label, empty_text, exp_color, fmt_f, pane_block, truncate};
+use crate::report::{ExperimentReport, Row};
+use crate::tui::app::{App, PaneId};
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row as TRow, Table};
+use ratatui::Frame;
+
+/// The baseline experiment: the chosen one if it still exists and has a result.
+pub fn baseline(app: &App) -> Option<&ExperimentReport> {
+    let exps = app.experiments();
+    app.baseline
+        .as_ref()
+        .and_then(|n| exps.iter().find(|e| &e.name == n && e.best.is_some()))
+        .or_else(|| exps.iter().find(|e| e.best.is_some()))
+}
+
+/// `+12.3%` relative to the baseline (display only).
+fn delta(v: f64, base: f64) -> String {
+    if base.abs() < f64::EPSILON || !v.is_finite() || !base.is_finite() {
+        return String::new();
+    }
+    format!("{:+.1}%", (v / base - 1.0) * 100.0)
+}
+
+fn with_delta(v: f64, base: Option<f64>, is_base: bool) -> String {
+    match base {
+        Some(b) if !is_base => format!("{} {}", fmt_f(v), delta(v, b)),
+        _ => fmt_f(v),
+    }
+}
+
+pub fn render(app: &App, area: Rect, f: &mut Frame) {
+    let base = baseline(app);
+    let extra = base
+        .map(|b| format!(" baseline {} ", b.name))
+        .unwrap_or_default();
+    let block = pane_block(app, PaneId::Compare, extra);
+    let exps = app.experiments();
+    if exps.is_empty() {
+        f.render_widget(Paragraph::new(empty_text(app)).block(block), area);
+        return;
+    }
+    let base_row: Option<&Row> = base.and_then(|b| b.best.as_ref());
+    let header = TRow::new(
+        [
+            "experiment",
+            "best config",
+            "tok/s/gpu",
+            "tok/s/user",
+            "TTFT",
+            "TPOT",
+            "GPUs",
+            "repl",
+        ]
+        .map(|h| Cell::from(h).style(Style::new().add_modifier(Modifier::BOLD))),
+    );
+    let rows: Vec<TRow> = exps
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let is_base = base.is_some_and(|b| b.name == e.name);
+            let name = Line::from(vec![
+                Span::styled("■ ", Style::new().fg(exp_color(i))),
+                Span::raw(format!(
+                    "{}{}",
+                    if is_base { "*" } else { "" },
+                    truncate(&e.name, 18)
+                )),
+            ]);
+            let mut row = match &e.best {
+                None => TRow::new(vec![
+                    Cell::from(name),
+                    Cell::from(Span::styled(
+                        e.error.clone().unwrap_or_else(|| "no result".into()),
+                        Style::new().fg(Color::DarkGray),
+                    )),
+                ]),
+                Some(r) => TRow::new(vec![
+                    Cell::from(name),
+                    Cell::from(config_label(r)),
+                    Cell::from(with_delta(
+                        r.tokens_per_s_per_gpu,
+                        base_row.map(|b| b.tokens_per_s_per_gpu),
+                        is_base,
+                    )),
+                    Cell::from(with_delta(
+                        r.tokens_per_s_per_user,
+                        base_row.map(|b| b.tokens_per_s_per_user),
+                        is_base,
+                    )),
+                    Cell::from(fmt_f(r.ttft_ms)),
+                    Cell::from(fmt_f(r.tpot_ms)),
+                    Cell::from(r.total_gpus_used.to_string()),
+                    Cell::from(r.replicas.to_string()),
+                ]),
+            };
+            if i == app.sel_exp && app.focus == PaneId::Compare {
+                row = row.style(Style::new().add_modifier(Modifier::REVERSED));
+            }
+            row
+        })
+        .collect();
+    let cfg_w = exps
+        .iter()
+        .filter_map(|e| e.best.as_ref().map(|r| config_label(r).chars().count()))
+        .max()
+        .unwrap_or(11)
+        .max(11) as u16;
+    let widths = [
+        Constraint::Length(21),
+        Constraint::Length(cfg_w),
+        Constraint::Length(16),
+        Constraint::Length(14),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(4),
+        Constraint::Length(4),
+    ];
+    let t = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block);
+    f.render_widget(t, area);
+}

@@ -1,0 +1,70 @@
+//! Pane 1: every experiment with its status, best tokens/s/gpu and search time.
+
+use super::{empty_text, exp_color, fmt_f, pane_block, truncate};
+use crate::report::Status;
+use crate::tui::app::{App, PaneId};
+use crate::tui::layout::{ensure_visible, list_rows};
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+pub fn render(app: &App, area: Rect, f: &mut Frame) {
+    // Column hint only where it does not collide with the title.
+    let hint = if area.width >= 44 {
+        " best tok/s/gpu · time "
+    } else {
+        ""
+    };
+    let block = pane_block(app, PaneId::Experiments, hint);
+    let exps = app.experiments();
+    if exps.is_empty() {
+        f.render_widget(Paragraph::new(empty_text(app)).block(block), area);
+        return;
+    }
+    let inner_w = area.width.saturating_sub(2) as usize;
+    // marker 1, status 4, best 8, time 6, gaps 4: the name gets what is left.
+    let name_w = inner_w.saturating_sub(1 + 4 + 8 + 6 + 4).max(4);
+    let visible = list_rows(area);
+    let offset = ensure_visible(app.sel_exp, app.exp_offset.min(app.sel_exp), visible);
+    let rows: Vec<Row> = exps
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(visible.max(1))
+        .map(|(i, e)| {
+            let (status, st) = match e.status {
+                Status::Ok => ("ok", Style::new().fg(Color::Green)),
+                Status::NoResult => ("none", Style::new().fg(Color::Yellow)),
+                Status::Error => ("err", Style::new().fg(Color::Red)),
+            };
+            let best = e
+                .best
+                .as_ref()
+                .map(|r| fmt_f(r.tokens_per_s_per_gpu))
+                .unwrap_or_else(|| "-".into());
+            let secs = format!("{:.1}s", e.elapsed_ms / 1000.0);
+            let mut row = Row::new(vec![
+                Cell::from(Span::styled("■", Style::new().fg(exp_color(i)))),
+                Cell::from(truncate(&e.name, name_w)),
+                Cell::from(Span::styled(status, st)),
+                Cell::from(Line::from(best).right_aligned()),
+                Cell::from(Line::from(secs).right_aligned()),
+            ]);
+            if i == app.sel_exp {
+                row = row.style(Style::new().add_modifier(Modifier::REVERSED));
+            }
+            row
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Min(4),
+        Constraint::Length(4),
+        Constraint::Length(8),
+        Constraint::Length(6),
+    ];
+    let t = Table::new(rows, widths).block(block).column_spacing(1);
+    f.render_widget(t, area);
+}

@@ -1,0 +1,170 @@
+//! The search runs on one background thread (the engine parallelises inside with rayon).
+//! Latest wins: a new request cancels the one in flight, and requests that queued up
+//! while it was running collapse into the newest one.
+
+use super::action::{Action, ProgressMsg, SearchFailure};
+use crate::report::RunReport;
+use crate::run::{run_file, CancelToken, Progress, RunError, RunOptions};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// What the TUI needs from the engine; the real one calls [`run_file`], tests fake it.
+pub trait Searcher: Send + Sync {
+    fn run(
+        &self,
+        path: &Path,
+        cancel: &CancelToken,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunReport, RunError>;
+}
+
+/// The engine: `xpyd::run::run_file` with the options the user gave.
+pub struct EngineSearcher {
+    pub opts: RunOptions,
+}
+
+impl Searcher for EngineSearcher {
+    fn run(
+        &self,
+        path: &Path,
+        cancel: &CancelToken,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunReport, RunError> {
+        run_file(path, &self.opts, cancel, progress)
+    }
+}
+
+impl From<Progress> for ProgressMsg {
+    fn from(p: Progress) -> Self {
+        match p {
+            Progress::Planned { experiments } => ProgressMsg::Planned(experiments),
+            Progress::Partial {
+                experiment,
+                done_fraction,
+                ..
+            } => ProgressMsg::Partial {
+                experiment,
+                done_fraction,
+            },
+            Progress::ExperimentDone(e) => ProgressMsg::ExperimentDone(e),
+        }
+    }
+}
+
+struct Job {
+    generation: u64,
+    cancel: CancelToken,
+}
+
+/// Handle to the search thread.
+pub struct Worker {
+    jobs: Option<Sender<Job>>,
+    current: Option<CancelToken>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// Name of the search thread; the panic hook recognises it (its panics are caught).
+pub const THREAD_NAME: &str = "xpyd-search";
+
+impl Worker {
+    pub fn spawn(
+        searcher: Arc<dyn Searcher>,
+        path: PathBuf,
+        out: Sender<Action>,
+    ) -> std::io::Result<Worker> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || worker_loop(searcher.as_ref(), &path, rx, out))?;
+        Ok(Worker {
+            jobs: Some(tx),
+            current: None,
+            handle: Some(handle),
+        })
+    }
+
+    /// Cancel what runs and queue a search tagged `generation`.
+    pub fn submit(&mut self, generation: u64) {
+        if let Some(c) = self.current.take() {
+            c.cancel();
+        }
+        let cancel = CancelToken::new();
+        self.current = Some(cancel.clone());
+        if let Some(jobs) = &self.jobs {
+            if jobs.send(Job { generation, cancel }).is_err() {
+                log::error!("search thread is gone; generation {generation} not started");
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(c) = self.current.take() {
+            c.cancel();
+        }
+        // Closing the job channel ends the loop once the cancelled search returns.
+        self.jobs = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker_loop(searcher: &dyn Searcher, path: &Path, rx: Receiver<Job>, out: Sender<Action>) {
+    while let Ok(mut job) = rx.recv() {
+        // Only the newest queued request matters.
+        while let Ok(newer) = rx.try_recv() {
+            job = newer;
+        }
+        if job.cancel.is_cancelled() {
+            continue;
+        }
+        let generation = job.generation;
+        let started = Instant::now();
+        let progress_tx = out.clone();
+        let progress = move |p: Progress| {
+            let _ = progress_tx.send(Action::Progress {
+                generation,
+                msg: p.into(),
+            });
+        };
+        log::info!("search generation {generation} started");
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            searcher.run(path, &job.cancel, &progress)
+        }));
+        let result = match result {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(SearchFailure::from(e)),
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                log::error!("search generation {generation} panicked: {msg}");
+                Err(SearchFailure::Other(format!("the search panicked: {msg}")))
+            }
+        };
+        let elapsed = started.elapsed();
+        log::info!(
+            "search generation {generation} finished in {:.3}s: {}",
+            elapsed.as_secs_f64(),
+            if result.is_ok() { "ok" } else { "error" }
+        );
+        if out
+            .send(Action::SearchDone {
+                generation,
+                elapsed,
+                result,
+            })
+            .is_err()
+        {
+            break;
+        }
+    }
+}

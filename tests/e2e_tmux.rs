@@ -1,0 +1,239 @@
+//! End to end in a real terminal: the explorer runs in a detached tmux session of fixed
+//! size on a temp YAML; the test edits the file (rename-save, broken save, fix), reads the
+//! screen with `tmux capture-pane -p`, quits with `q` and checks the terminal came back.
+//!
+//! It drives `examples/tui_demo` with `--fake` (stand-in searcher over a fixture report)
+//! by default; `XPYD_E2E_ENGINE=real XPYD_E2E_FILE=exp.yaml` drives the real engine instead
+//! once `run_file` is wired. Skips (with a message) only when tmux is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running tmux {args:?}: {e}"))
+    }
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        let out = self.cmd(&args);
+        assert!(out.status.success(), "send-keys failed: {out:?}");
+    }
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.capture();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // Our own server on our own socket only.
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn demo_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--example", "tui_demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running cargo build --example tui_demo");
+    assert!(status.success(), "building examples/tui_demo failed");
+    // tests live in target/<profile>/deps; examples in target/<profile>/examples.
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile> folder");
+    profile_dir.join("examples").join("tui_demo")
+}
+
+const BOTH: &str = "qwen_agg:\n  mode: patch\n  serving_mode: agg\nqwen_disagg:\n  mode: patch\n  serving_mode: disagg\n";
+const AGG_ONLY: &str = "qwen_agg:\n  mode: patch\n  serving_mode: agg\n";
+const BROKEN: &str = "qwen_agg:\n  mode: patch\n  serving_mode: [agg\nqwen_disagg: {\n";
+
+fn has_line_col(s: &str) -> bool {
+    // "exp.yaml:4:1"-style location after the file name.
+    s.split("exp.yaml:").skip(1).any(|rest| {
+        let mut parts = rest.splitn(3, ':');
+        let a = parts.next().unwrap_or("");
+        let b: String = parts
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()) && !b.is_empty()
+    })
+}
+
+#[test]
+fn live_session_in_tmux() {
+    if !tmux_available() {
+        eprintln!("SKIPPED e2e_tmux: tmux is not installed (apt-get install tmux)");
+        return;
+    }
+    let real = std::env::var("XPYD_E2E_ENGINE").is_ok_and(|v| v == "real");
+    let bin = demo_binary();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("exp.yaml");
+    let (initial, both, agg_only) = if real {
+        let src = std::env::var("XPYD_E2E_FILE").expect("XPYD_E2E_FILE names a real exp YAML");
+        let text = std::fs::read_to_string(&src).expect("reading XPYD_E2E_FILE");
+        (text.clone(), text.clone(), text)
+    } else {
+        (BOTH.to_string(), BOTH.to_string(), AGG_ONLY.to_string())
+    };
+    std::fs::write(&file, &initial).expect("writing exp.yaml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report_qwen.json");
+    // VISUAL/EDITOR=true: `e` suspends the app, "edits" and returns at once.
+    let mut run = format!(
+        "cd '{}' && VISUAL=true EDITOR=true XPYD_LOG='{}' '{}'",
+        dir.path().display(),
+        dir.path().join("tui.log").display(),
+        bin.display()
+    );
+    if !real {
+        run.push_str(&format!(" --fake '{}'", fixture.display()));
+    }
+    run.push_str(" exp.yaml; echo EXITED $?; sleep 60");
+    let tmux = Tmux {
+        socket: format!("xpyd-e2e-{}", std::process::id()),
+    };
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        "sh",
+        "-c",
+        &run,
+    ]);
+    assert!(out.status.success(), "tmux new-session failed: {out:?}");
+
+    // 1. First results.
+    let first = "the first results";
+    if real {
+        tmux.wait_for(first, |s| s.contains("gen 1") && s.contains("Experiments"));
+    } else {
+        tmux.wait_for(first, |s| {
+            s.contains("gen 1") && s.contains("qwen_disagg") && s.contains("tok/s/gpu")
+        });
+    }
+    let alt = tmux.cmd(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "1",
+        "app uses the alternate screen"
+    );
+
+    // 2. Rename-save (temp file + rename, as vim/VS Code do): the screen follows.
+    let tmp = dir.path().join(".exp.yaml.swp");
+    std::fs::write(&tmp, &agg_only).expect("temp write");
+    std::fs::rename(&tmp, &file).expect("rename save");
+    if real {
+        tmux.wait_for("a rerun after the rename-save", |s| s.contains("gen 2"));
+    } else {
+        tmux.wait_for("qwen_disagg gone after the rename-save", |s| {
+            s.contains("gen 2") && !s.contains("qwen_disagg")
+        });
+    }
+
+    // 3. Broken save: error with line:col, last results kept and marked stale.
+    std::fs::write(&file, BROKEN).expect("broken save");
+    let s = tmux.wait_for("the load error", |s| {
+        s.contains("file has errors") && has_line_col(s)
+    });
+    assert!(s.contains("STALE"), "stale results marked:\n{s}");
+    assert!(
+        s.contains("qwen_agg"),
+        "last good results still shown:\n{s}"
+    );
+
+    // 4. Fix it (truncate-and-write): fresh results, no longer stale.
+    std::fs::write(&file, &both).expect("fixing save");
+    if real {
+        tmux.wait_for("recovery", |s| {
+            !s.contains("STALE") && !s.contains("file has errors")
+        });
+    } else {
+        tmux.wait_for("recovery", |s| {
+            !s.contains("STALE") && s.contains("qwen_disagg")
+        });
+    }
+
+    // 5. Keys reach the app: help opens and closes, focus moves.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help popup", |s| s.contains("toggle this help"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("toggle this help"));
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("Pareto focused", |s| s.contains("┏ 2 Pareto"));
+
+    // 6. `e` hands the terminal to $EDITOR and takes it back.
+    tmux.keys(&["e"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.wait_for("the app back after the editor", |s| {
+        s.contains("┏ 2 Pareto") && s.contains("qwen_agg")
+    });
+
+    // 7. y writes the selected candidate next to the user and says where.
+    if !real {
+        tmux.keys(&["y"]);
+        tmux.wait_for("the export message", |s| s.contains("wrote "));
+        let snippet = dir.path().join("xpyd-qwen_agg-1.yaml");
+        let text =
+            std::fs::read_to_string(&snippet).expect("snippet written in the working folder");
+        assert!(
+            text.contains("worker_config:") && text.contains("tp_list: ["),
+            "{text}"
+        );
+    }
+
+    // 8. Quit: the shell line after the app runs, and the normal screen is back.
+    tmux.keys(&["q"]);
+    tmux.wait_for("the app to exit", |s| s.contains("EXITED 0"));
+    let alt = tmux.cmd(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "alternate screen left"
+    );
+    let s = tmux.capture();
+    assert!(!s.contains("Experiments"), "the app's screen is gone:\n{s}");
+}

@@ -1,0 +1,76 @@
+//! Helpers shared by the TUI tests: fixture reports, apps loaded with them, text rendering.
+#![allow(dead_code)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use xpyd::report::RunReport;
+use xpyd::tui::update::request_search;
+use xpyd::tui::{update, Action, App};
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn load(name: &str) -> RunReport {
+    let path = fixture_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// An app that asked for one search and got `report` back, as the runtime would drive it.
+pub fn app_with(report: RunReport, w: u16, h: u16) -> App {
+    let mut app = App::new(report.file.clone(), (w, h), Instant::now());
+    request_search(&mut app);
+    let generation = app.generation;
+    update(
+        &mut app,
+        Action::SearchDone {
+            generation,
+            elapsed: Duration::from_millis(1234),
+            result: Ok(report),
+        },
+    );
+    app
+}
+
+pub fn key(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+pub fn code(c: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+pub fn press(app: &mut App, keys: &str) {
+    for c in keys.chars() {
+        update(app, key(c));
+    }
+}
+
+pub fn terminal(w: u16, h: u16) -> Terminal<TestBackend> {
+    Terminal::new(TestBackend::new(w, h)).expect("TestBackend never fails")
+}
+
+/// Render `app` at its own size and return the screen as lines of text.
+pub fn screen(app: &App) -> String {
+    let mut t = terminal(app.size.0, app.size.1);
+    t.draw(|f| xpyd::tui::view::render(app, f))
+        .expect("TestBackend never fails");
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,123 @@
+//! Every pane rendered into a `TestBackend` at 80×24 and 160×48 against the fixture
+//! reports, compared as text with insta (`tests/snapshots/`).
+
+mod tui_common;
+
+use insta::assert_snapshot;
+use std::time::Duration;
+use tui_common::*;
+use xpyd::exp::{ExpError, LoadError};
+use xpyd::tui::app::PaneId;
+use xpyd::tui::{update, Action, SearchFailure};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn focus(app: &mut xpyd::tui::App, p: PaneId) {
+    press(app, &(p.index() + 1).to_string());
+}
+
+#[test]
+fn every_pane_qwen() {
+    for (w, h) in SIZES {
+        for p in PaneId::ALL {
+            let mut app = app_with(load("report_qwen.json"), w, h);
+            focus(&mut app, p);
+            assert_snapshot!(format!("qwen_{w}x{h}_{}", p.index() + 1), screen(&app));
+        }
+    }
+}
+
+#[test]
+fn every_pane_zoomed_at_80x24() {
+    for p in PaneId::ALL {
+        let mut app = app_with(load("report_qwen.json"), 80, 24);
+        // The disagg experiment, its second candidate: exercises the xPyD arithmetic.
+        press(&mut app, "j3j");
+        focus(&mut app, p);
+        press(&mut app, "z");
+        assert_snapshot!(
+            format!("qwen_disagg_zoom_80x24_{}", p.index() + 1),
+            screen(&app)
+        );
+    }
+}
+
+#[test]
+fn main_screen_disagg_selected_160x48() {
+    let mut app = app_with(load("report_qwen.json"), 160, 48);
+    press(&mut app, "j3jj");
+    assert_snapshot!("qwen_disagg_main_160x48", screen(&app));
+}
+
+#[test]
+fn errors_fixture_panes() {
+    for (w, h) in SIZES {
+        for (i, exp) in ["llama8b_agg", "dsv3_disagg", "bad_system"]
+            .iter()
+            .enumerate()
+        {
+            let mut app = app_with(load("report_errors.json"), w, h);
+            for _ in 0..i {
+                press(&mut app, "j");
+            }
+            assert_eq!(
+                app.selected_experiment().map(|e| e.name.as_str()),
+                Some(*exp)
+            );
+            // The compact layout shows Why not when focused; the wide one shows all.
+            focus(&mut app, PaneId::WhyNot);
+            assert_snapshot!(format!("errors_{w}x{h}_{exp}"), screen(&app));
+        }
+    }
+}
+
+#[test]
+fn load_error_banner_over_stale_results() {
+    for (w, h) in SIZES {
+        let mut app = app_with(load("report_qwen.json"), w, h);
+        update(&mut app, Action::FileChanged);
+        let generation = app.generation;
+        update(
+            &mut app,
+            Action::SearchDone {
+                generation,
+                elapsed: Duration::from_millis(2),
+                result: Err(SearchFailure::Load(LoadError {
+                    file: "qwen3_32b.yaml".into(),
+                    errors: vec![ExpError {
+                        experiment: Some("qwen_disagg".into()),
+                        key_path: "config.decode_worker_config.tp_list".into(),
+                        line: 27,
+                        col: 16,
+                        message: "expected a sequence".into(),
+                        hint: None,
+                        source_line: Some("      tp_list: 1, 2, 4".into()),
+                    }],
+                })),
+            },
+        );
+        assert_snapshot!(format!("load_error_{w}x{h}"), screen(&app));
+    }
+}
+
+#[test]
+fn help_popup_and_filter_prompt() {
+    let mut app = app_with(load("report_qwen.json"), 80, 24);
+    press(&mut app, "?");
+    assert_snapshot!("help_80x24", screen(&app));
+    let mut app = app_with(load("report_qwen.json"), 160, 48);
+    press(&mut app, "jvv/d:tp2 bs3");
+    assert_snapshot!("filter_160x48", screen(&app));
+}
+
+#[test]
+fn running_first_search_shows_placeholder_and_gauge() {
+    let mut app = xpyd::tui::App::new("exp.yaml", (80, 24), std::time::Instant::now());
+    xpyd::tui::update::request_search(&mut app);
+    let later = app.now + Duration::from_millis(1500);
+    update(&mut app, Action::Tick(later));
+    let text = screen(&app);
+    assert!(text.contains("searching..."), "{text}");
+    assert!(text.contains("1.5s"), "{text}");
+    assert_snapshot!("first_search_80x24", text);
+}
