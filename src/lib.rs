@@ -7,7 +7,10 @@
 //! renders; [`tui`] is the explorer front end, which only displays reports.
 
 // User input and the filesystem reach most of this crate: no panicking shortcuts outside tests.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod domain;
 pub mod engine;
