@@ -1,6 +1,8 @@
 //! `xpyd`: the command-line front end. `xpyd FILE` opens the explorer;
 //! `xpyd run FILE` prints results for scripts; `xpyd check FILE` validates.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;

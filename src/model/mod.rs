@@ -198,20 +198,28 @@ struct CatalogFile {
 
 const CATALOG_JSON: &str = include_str!("../../assets/models/catalog.json");
 
-fn catalog() -> &'static BTreeMap<String, CatalogEntry> {
-    static CATALOG: OnceLock<BTreeMap<String, CatalogEntry>> = OnceLock::new();
-    CATALOG.get_or_init(|| {
-        // The asset is compiled in and covered by tests; a parse failure is a build defect.
-        match serde_json::from_str::<CatalogFile>(CATALOG_JSON) {
-            Ok(f) => f.models,
-            Err(e) => panic!("built-in assets/models/catalog.json is invalid: {e}"),
-        }
-    })
+fn catalog() -> Result<&'static BTreeMap<String, CatalogEntry>, ModelError> {
+    static CATALOG: OnceLock<Result<BTreeMap<String, CatalogEntry>, String>> = OnceLock::new();
+    // The asset is compiled in and covered by tests; a parse failure is a build defect,
+    // reported as an error rather than a crash.
+    CATALOG
+        .get_or_init(|| {
+            serde_json::from_str::<CatalogFile>(CATALOG_JSON)
+                .map(|f| f.models)
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|reason| ModelError::Invalid {
+            id: "built-in catalog".into(),
+            reason: reason.clone(),
+        })
 }
 
 /// Ids of the built-in catalog, sorted.
 pub fn known_models() -> Vec<&'static str> {
-    catalog().keys().map(String::as_str).collect()
+    catalog()
+        .map(|c| c.keys().map(String::as_str).collect())
+        .unwrap_or_default()
 }
 
 impl CatalogEntry {
@@ -282,7 +290,7 @@ pub fn load_model(
             return hf::load_file(id_or_path, &cfg, quant.is_file().then_some(quant.as_path()));
         }
     }
-    match catalog().get(id_or_path) {
+    match catalog()?.get(id_or_path) {
         Some(entry) => entry.to_arch(id_or_path),
         None => Err(ModelError::Unknown {
             id: id_or_path.to_string(),
