@@ -71,7 +71,10 @@ struct Inner {
     systems: Vec<String>,
     specs: Mutex<HashMap<String, Arc<Result<SystemSpec, String>>>>,
     quants: Mutex<HashMap<QuantKey, Arc<Result<Option<QuantTable>, String>>>>,
+    large_ep: Mutex<LargeEpCache>,
 }
+
+type LargeEpCache = HashMap<QuantKey, Result<Arc<super::large_ep::LargeEpTables>, String>>;
 
 /// Shared handle on one located database.
 #[derive(Clone)]
@@ -105,6 +108,7 @@ impl Database {
                 systems,
                 specs: Mutex::new(HashMap::new()),
                 quants: Mutex::new(HashMap::new()),
+                large_ep: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -112,6 +116,10 @@ impl Database {
     /// Locate (see [`super::locate`]) and open.
     pub fn locate(systems_dir_flag: Option<&Path>) -> Result<Self, DbError> {
         Self::open(super::locate(systems_dir_flag)?)
+    }
+
+    pub(super) fn large_ep_cache(&self) -> std::sync::MutexGuard<'_, LargeEpCache> {
+        lock(&self.inner.large_ep)
     }
 
     pub fn location(&self) -> &DbLocation {

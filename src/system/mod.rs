@@ -5,6 +5,8 @@
 
 pub mod database;
 pub mod fetch;
+pub mod lanes;
+pub mod large_ep;
 pub mod locate;
 mod quants;
 pub mod spec;
