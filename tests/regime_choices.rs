@@ -148,3 +148,96 @@ fn regime_choices_match_the_reference() {
         failures.join("\n")
     );
 }
+
+/// The search lists and replica sizes the loader resolves must equal the
+/// `resolved` block the reference wrote for each shared parity case
+/// (`XPYD_PARITY_CASES`, default the sibling `shared/parity/cases`).
+#[test]
+fn resolved_lists_match_the_reference() {
+    use xpyd::exp::{load_file, Roles, SearchSpace};
+    let db = match Database::locate(None) {
+        Ok(db) if db.kind() == DbKind::Measured => db,
+        _ => {
+            eprintln!("skipping: no measured database (set XPYD_SYSTEMS_DIR)");
+            return;
+        }
+    };
+    let cases = std::env::var_os("XPYD_PARITY_CASES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/parity/cases"));
+    let Ok(entries) = std::fs::read_dir(&cases) else {
+        eprintln!("skipping: no parity cases at {}", cases.display());
+        return;
+    };
+    let cat = DbCatalog::new(db);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let (Ok(exp), Ok(file)) = (
+            std::fs::read_to_string(dir.join("expected.json")),
+            load_file(&dir.join("input.yaml"), &cat),
+        ) else {
+            failures.push(format!("{}: cannot load", dir.display()));
+            continue;
+        };
+        let exp: Value = serde_json::from_str(&exp).expect("expected.json is JSON");
+        for task in &file.tasks {
+            let r = &exp["experiments"][&task.name]["resolved"];
+            let mut cmp = |prefix: &str, s: &SearchSpace| {
+                for (dim, ours) in [
+                    ("num_gpu", &s.num_gpu),
+                    ("tp", &s.tp),
+                    ("pp", &s.pp),
+                    ("dp", &s.dp),
+                    ("moe_tp", &s.moe_tp),
+                    ("moe_ep", &s.moe_ep),
+                    ("cp", &s.cp),
+                ] {
+                    let key = format!("{prefix}_{dim}_candidates");
+                    let want: Vec<u32> = r[&key]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_u64().map(|n| n as u32))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if &want != ours {
+                        failures.push(format!("{}: {key} want {want:?}, got {ours:?}", task.name));
+                    }
+                }
+            };
+            match &task.roles {
+                Roles::Agg { worker } => cmp("agg", &worker.search),
+                Roles::Disagg {
+                    prefill,
+                    decode,
+                    replica,
+                } => {
+                    cmp("prefill", &prefill.search);
+                    cmp("decode", &decode.search);
+                    let max = r["max_gpu_per_replica"].as_u64().unwrap_or(0) as u32;
+                    let want: Vec<u32> = match r["num_gpu_per_replica"].as_array() {
+                        Some(a) => a
+                            .iter()
+                            .filter_map(|v| v.as_u64().map(|n| n as u32))
+                            .filter(|&n| n <= max)
+                            .collect(),
+                        None => (1..=max).collect(),
+                    };
+                    if replica.max_gpu_per_replica != max || replica.num_gpu_per_replica != want {
+                        failures.push(format!(
+                            "{}: replica want max {max} sizes {want:?}, got max {} sizes {:?}",
+                            task.name, replica.max_gpu_per_replica, replica.num_gpu_per_replica
+                        ));
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("checked {checked} experiments");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
