@@ -735,7 +735,9 @@ fn fetch_real_wheel() {
 
 #[test]
 fn real_database_large_ep_coverage_matches_reference() {
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
+    use xpyd::domain::MoeQuant;
+    use xpyd::system::large_ep::{covered_eps, large_ep_eps, Phase, WorkerRole};
     use xpyd::system::MoeShape;
     let Some(db) = real_db() else { return };
     let dsv3 = MoeShape {
@@ -745,57 +747,71 @@ fn real_database_large_ep_coverage_matches_reference() {
         num_experts: 256,
     };
     let set = |xs: &[u32]| xs.iter().copied().collect::<BTreeSet<u32>>();
+    let map = |v: Vec<(&str, BTreeSet<u32>)>| {
+        v.into_iter()
+            .map(|(k, e)| (k.to_string(), e))
+            .collect::<BTreeMap<_, _>>()
+    };
     let full = set(&[8, 16, 32, 64, 128, 256]);
+    let fp8b = MoeQuant::Fp8Block;
 
-    let c = db
-        .large_ep_coverage(&dsv3, "h100_sxm", Backend::Trtllm, "1.3.0rc20", "fp8_block")
-        .unwrap();
-    assert_eq!(
-        c.phases["context"],
-        vec![("trtllm_deepep_ht".to_string(), full.clone())]
+    let ctx = db.large_ep_coverage(
+        "h100_sxm",
+        Backend::Trtllm,
+        "1.3.0rc20",
+        &dsv3,
+        fp8b,
+        Phase::Context,
     );
-    assert_eq!(
-        c.phases["generation"],
-        vec![("trtllm_deepep_ll".to_string(), full.clone())]
+    assert_eq!(ctx, map(vec![("trtllm_deepep_ht", full.clone())]));
+    let gen = db.large_ep_coverage(
+        "h100_sxm",
+        Backend::Trtllm,
+        "1.3.0rc20",
+        &dsv3,
+        fp8b,
+        Phase::Generation,
     );
+    assert_eq!(gen, map(vec![("trtllm_deepep_ll", full.clone())]));
+    let cov = db.phase_coverage("h100_sxm", Backend::Trtllm, "1.3.0rc20", &dsv3, fp8b);
+    assert_eq!(covered_eps(&cov, WorkerRole::Agg), full);
+    // The multi-node ladder of an 8-GPU node.
     assert_eq!(
-        c.large_ep_sizes(&["context", "generation"]),
+        large_ep_eps(&cov, WorkerRole::Decode, 8),
         [16, 32, 64, 128, 256]
     );
-    assert_eq!(
-        db.large_ep_sizes(
-            &dsv3,
-            "h100_sxm",
-            Backend::Trtllm,
-            "1.3.0rc20",
-            "fp8_block",
-            &["generation"]
-        ),
-        [16, 32, 64, 128, 256]
-    );
 
-    let c = db
-        .large_ep_coverage(&dsv3, "gb200", Backend::Trtllm, "1.3.0rc20", "fp8_block")
-        .unwrap();
     let nvlink = set(&[2, 4, 8, 16, 32, 64]);
     let deepep = set(&[4, 8, 16, 32, 64, 128, 256]);
-    assert_eq!(
-        c.phases["context"],
-        vec![
-            ("trtllm_deepep_ht".to_string(), deepep.clone()),
-            ("nvlink_two_sided".to_string(), nvlink.clone())
-        ]
+    let ctx = db.large_ep_coverage(
+        "gb200",
+        Backend::Trtllm,
+        "1.3.0rc20",
+        &dsv3,
+        fp8b,
+        Phase::Context,
     );
     assert_eq!(
-        c.phases["generation"],
-        vec![
-            ("trtllm_deepep_ll".to_string(), deepep),
-            ("nvlink_two_sided".to_string(), nvlink)
-        ]
+        ctx,
+        map(vec![
+            ("trtllm_deepep_ht", deepep.clone()),
+            ("nvlink_two_sided", nvlink.clone())
+        ])
+    );
+    let gen = db.large_ep_coverage(
+        "gb200",
+        Backend::Trtllm,
+        "1.3.0rc20",
+        &dsv3,
+        fp8b,
+        Phase::Generation,
     );
     assert_eq!(
-        c.large_ep_sizes(&["context", "generation"]),
-        [8, 16, 32, 64, 128, 256]
+        gen,
+        map(vec![
+            ("trtllm_deepep_ll", deepep),
+            ("nvlink_two_sided", nvlink)
+        ])
     );
 
     for (sys, backend, version, ht, ll) in [
@@ -814,51 +830,39 @@ fn real_database_large_ep_coverage_matches_reference() {
             "deepep_ll",
         ),
     ] {
-        let c = db
-            .large_ep_coverage(&dsv3, sys, backend, version, "fp8_block")
-            .unwrap();
-        assert_eq!(
-            c.phases["context"],
-            vec![(ht.to_string(), full.clone())],
-            "{sys}"
-        );
-        assert_eq!(
-            c.phases["generation"],
-            vec![(ll.to_string(), full.clone())],
-            "{sys}"
-        );
+        let ctx = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Context);
+        assert_eq!(ctx, map(vec![(ht, full.clone())]), "{sys}");
+        let gen = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Generation);
+        assert_eq!(gen, map(vec![(ll, full.clone())]), "{sys}");
     }
 
+    // MoE shapes without all-to-all data stay on the fused graph.
     let qwen235 = MoeShape {
         hidden_size: 4096,
         moe_inter_size: 1536,
         topk: 8,
         num_experts: 128,
     };
-    let c = db
-        .large_ep_coverage(
-            &qwen235,
-            "b200_sxm",
-            Backend::Trtllm,
-            "1.3.0rc20",
-            "bfloat16",
-        )
-        .unwrap();
-    assert!(c.phases.is_empty(), "{c:?}");
+    let cov = db.phase_coverage(
+        "b200_sxm",
+        Backend::Trtllm,
+        "1.3.0rc20",
+        &qwen235,
+        MoeQuant::Bfloat16,
+    );
+    assert!(cov.is_empty(), "{cov:?}");
     let qwen30 = MoeShape {
         hidden_size: 2048,
         moe_inter_size: 768,
         topk: 8,
         num_experts: 128,
     };
-    assert!(db
-        .large_ep_sizes(
-            &qwen30,
-            "h200_sxm",
-            Backend::Vllm,
-            "0.24.0",
-            "bfloat16",
-            &["context"]
-        )
-        .is_empty());
+    let cov = db.phase_coverage(
+        "h200_sxm",
+        Backend::Vllm,
+        "0.24.0",
+        &qwen30,
+        MoeQuant::Bfloat16,
+    );
+    assert!(large_ep_eps(&cov, WorkerRole::Decode, 8).is_empty());
 }

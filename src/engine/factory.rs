@@ -4,12 +4,17 @@
 
 use super::bridge::{EngineCache, EnginePricer};
 use super::compile::{compile, CompileRequest};
+use super::compile::{LaneOrders, MoeCommBackends};
 use super::memory::{KvLayout, WorkerMemory};
-use crate::domain::{Backend, DbMode, Parallel};
+use crate::domain::{Backend, DbMode, MoeQuant, Parallel};
 use crate::exp::{Catalog, Family, ModelFacts, Roles, SupportedQuants, SystemFacts, Task};
 use crate::model::{load_model, ModelArch};
 use crate::search::experiment::{BuiltWorker, RoleKind, WorkerFactory};
-use crate::system::{Database, DbKind, SystemSpec};
+use crate::system::lanes::resolve_lane_orders;
+use crate::system::large_ep::{
+    covered_eps, resolve_moe_comm, PhaseCoverage, ResolveContext, WorkerRole,
+};
+use crate::system::{Database, DbKind, MoeShape, SystemSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -64,13 +69,48 @@ impl Catalog for DbCatalog {
     }
     fn large_ep_sizes(
         &self,
-        _model: &ModelFacts,
-        _system: &str,
-        _backend: Backend,
-        _version: &str,
+        model: &ModelFacts,
+        system: &str,
+        backend: Backend,
+        version: &str,
+        moe_quant: MoeQuant,
+        runs_generation: bool,
     ) -> Vec<u32> {
-        // The large-EP (all-to-all) graphs are not compiled yet, so no ladder is offered.
-        Vec::new()
+        let Ok(arch) = self.arch(&model.id) else {
+            return Vec::new();
+        };
+        let coverage = self.phase_coverage(&arch, system, backend, version, moe_quant);
+        let role = if runs_generation {
+            WorkerRole::Agg
+        } else {
+            WorkerRole::Prefill
+        };
+        covered_eps(&coverage, role).into_iter().collect()
+    }
+}
+
+impl DbCatalog {
+    /// Large-EP coverage of a model on (system, backend, version): empty for
+    /// dense models (every supported MoE family is wired for large EP).
+    pub fn phase_coverage(
+        &self,
+        model: &ModelArch,
+        system: &str,
+        backend: Backend,
+        version: &str,
+        moe_quant: MoeQuant,
+    ) -> PhaseCoverage {
+        if !model.is_moe() {
+            return PhaseCoverage::new();
+        }
+        let shape = MoeShape {
+            hidden_size: model.hidden,
+            moe_inter_size: model.moe_intermediate,
+            topk: model.topk,
+            num_experts: model.num_experts,
+        };
+        self.db
+            .phase_coverage(system, backend, version, &shape, moe_quant)
     }
 }
 
@@ -81,6 +121,8 @@ pub struct EngineFactory<'a> {
     systems_dir: PathBuf,
     /// Per role: (model, system spec). Loaded up front so `build` only compiles.
     roles: HashMap<&'static str, (Arc<ModelArch>, SystemSpec)>,
+    /// Per role: large-EP coverage and attention lane orders, both data-derived.
+    regimes: HashMap<&'static str, (PhaseCoverage, LaneOrders)>,
     database_mode: DbMode,
 }
 
@@ -110,7 +152,14 @@ impl<'a> EngineFactory<'a> {
             Roles::Agg { .. } => &[RoleKind::Agg],
             Roles::Disagg { .. } => &[RoleKind::Prefill, RoleKind::Decode],
         };
+        // Without measured tables every mode is priced at speed of light.
+        let database_mode = if catalog.db.kind() == DbKind::Builtin {
+            DbMode::Sol
+        } else {
+            task.database_mode
+        };
         let mut roles = HashMap::new();
+        let mut regimes = HashMap::new();
         for &k in kinds {
             let r = role_of(task, k);
             let model = catalog.arch(&r.model)?;
@@ -118,19 +167,38 @@ impl<'a> EngineFactory<'a> {
                 .db
                 .system_spec(&r.system)
                 .map_err(|e| e.to_string())?;
+            let coverage = catalog.phase_coverage(
+                &model,
+                &r.system,
+                r.backend,
+                &r.backend_version,
+                r.quant.moe,
+            );
+            let lanes = if catalog.db.kind() == DbKind::Builtin {
+                LaneOrders {
+                    context: vec!["default".into()],
+                    generation: vec!["default".into()],
+                }
+            } else {
+                resolve_lane_orders(
+                    catalog.db.systems_dir(),
+                    &spec.name,
+                    spec.sm_version,
+                    r.backend,
+                    &r.backend_version,
+                    task.attention_backend.as_deref(),
+                    database_mode,
+                )?
+            };
+            regimes.insert(key(k), (coverage, lanes));
             roles.insert(key(k), (model, spec));
         }
-        // Without measured tables every mode is priced at speed of light.
-        let database_mode = if catalog.db.kind() == DbKind::Builtin {
-            DbMode::Sol
-        } else {
-            task.database_mode
-        };
         Ok(EngineFactory {
             catalog,
             cache,
             systems_dir: catalog.db.systems_dir().to_path_buf(),
             roles,
+            regimes,
             database_mode,
         })
     }
@@ -166,6 +234,28 @@ impl WorkerFactory for EngineFactory<'_> {
     fn build(&self, task: &Task, kind: RoleKind, p: Parallel) -> Result<BuiltWorker, String> {
         let role = role_of(task, kind);
         let (model, sys) = self.roles.get(key(kind)).ok_or("role not prepared")?;
+        let (coverage, lanes) = self.regimes.get(key(kind)).ok_or("role not prepared")?;
+        let worker_role = match kind {
+            RoleKind::Agg => WorkerRole::Agg,
+            RoleKind::Prefill => WorkerRole::Prefill,
+            RoleKind::Decode => WorkerRole::Decode,
+        };
+        let moe_comm: Option<MoeCommBackends> = if model.is_moe() {
+            resolve_moe_comm(
+                coverage,
+                worker_role,
+                &p,
+                &ResolveContext {
+                    model: &role.model,
+                    system: &sys.name,
+                    backend: role.backend,
+                    version: &role.backend_version,
+                    gpus_per_node: sys.gpus_per_node,
+                },
+            )?
+        } else {
+            None
+        };
         let req = CompileRequest {
             model,
             system: &sys.name,
@@ -181,9 +271,8 @@ impl WorkerFactory for EngineFactory<'_> {
             enable_wideep: role.enable_wideep,
             is_blackwell: sys.is_blackwell(),
             gpus_per_node: sys.gpus_per_node,
-            // No large-EP ladder is offered yet (see DbCatalog::large_ep_sizes).
-            moe_comm: None,
-            lane_orders: None,
+            moe_comm: moe_comm.as_ref(),
+            lane_orders: Some(lanes),
             enable_shared_layer: None,
             enable_eplb: false,
             wideep_num_slots: None,

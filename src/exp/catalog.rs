@@ -78,13 +78,16 @@ pub trait Catalog {
         backend: Backend,
         version: &str,
     ) -> Option<SupportedQuants>;
-    /// Expert-parallel sizes larger than one node that the data covers for this model
-    /// shape (the large-EP ladder); empty when not covered.
+    /// Expert-parallel sizes the all-to-all data covers for this model shape and
+    /// MoE quant mode in every phase the role needs (context always, generation
+    /// when the role runs it), intra- and cross-node; empty when not covered.
     fn large_ep_sizes(
         &self,
         model: &ModelFacts,
         system: &str,
         backend: Backend,
         version: &str,
+        moe_quant: MoeQuant,
+        runs_generation: bool,
     ) -> Vec<u32>;
 }

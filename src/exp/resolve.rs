@@ -315,20 +315,59 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
 
     // Roles: quant, search lists, layouts.
     let mut roles: Vec<(Role, Vec<Parallel>, bool)> = Vec::new();
+    let role_sys = |kind: Kind| {
+        if kind == Kind::Decode {
+            (&dsys, &dver)
+        } else {
+            (&psys, &pver)
+        }
+    };
+    // Quant modes first: large-EP coverage is keyed on the role's MoE quant mode.
+    let mut quants: Vec<Option<Quant>> = Vec::new();
+    for (kind, w) in kinds.iter() {
+        let (sys, ver) = role_sys(*kind);
+        quants.push(if mode == Mode::Replace && w.is_none() {
+            None
+        } else {
+            resolve_quant(&mut cx, d, *kind, w.as_ref(), sys, backend, ver, &model, db)
+        });
+    }
+    // Per role: every covered EP size, and the multi-node ladder (wider than a node).
+    let coverage: Vec<(Vec<u32>, Vec<u32>)> = kinds
+        .iter()
+        .zip(&quants)
+        .map(|((kind, _), q)| {
+            let (sys, ver) = role_sys(*kind);
+            let all = match q {
+                Some(q) => large_ep(
+                    &cx,
+                    &model,
+                    sys,
+                    backend,
+                    ver,
+                    q.moe,
+                    kind.runs_generation(),
+                ),
+                None => Vec::new(),
+            };
+            let ladder = all
+                .iter()
+                .copied()
+                .filter(|&ep| sys.gpus_per_node > 0 && ep > sys.gpus_per_node)
+                .collect();
+            (all, ladder)
+        })
+        .collect();
     let disagg_defaults = if serving == ServingMode::Disagg && model.is_moe {
         Some([
-            large_ep(&cx, &model, &psys, backend, &pver),
-            large_ep(&cx, &model, &dsys, backend, &dver),
+            coverage.first().map(|c| c.1.clone()).unwrap_or_default(),
+            coverage.get(1).map(|c| c.1.clone()).unwrap_or_default(),
         ])
     } else {
         None
     };
     for (i, (kind, w)) in kinds.iter().enumerate() {
-        let (sys, ver) = if *kind == Kind::Decode {
-            (&dsys, &dver)
-        } else {
-            (&psys, &pver)
-        };
+        let (sys, ver) = role_sys(*kind);
         if mode == Mode::Replace && w.is_none() {
             d.err(
                 exp,
@@ -339,13 +378,8 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
             );
             continue;
         }
-        let quant = resolve_quant(&mut cx, d, *kind, w.as_ref(), sys, backend, ver, &model, db);
-        let eps = match (&disagg_defaults, kind) {
-            (Some(e), Kind::Prefill) => e[0].clone(),
-            (Some(e), Kind::Decode) => e[1].clone(),
-            _ if model.is_moe => large_ep(&cx, &model, sys, backend, ver),
-            _ => Vec::new(),
-        };
+        let quant = quants.get(i).copied().flatten();
+        let (covered, eps) = coverage.get(i).cloned().unwrap_or_default();
         let defaults = match serving {
             ServingMode::Agg => {
                 agg_defaults(&model, backend, &sys.name, moe_backend.as_deref(), &eps)
@@ -393,10 +427,15 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
                 moe_backend.as_deref(),
             );
         }
+        // The reference widens the replica budget only when the multi-node
+        // ladder exists and some enumerated layout actually resolves large EP.
         let large = !eps.is_empty()
-            && tuples
-                .iter()
-                .any(|t| t.moe_tp == 1 && t.moe_ep > 1 && (backend != Backend::Trtllm || t.dp > 1));
+            && tuples.iter().any(|t| {
+                t.moe_tp == 1
+                    && t.moe_ep > 1
+                    && (backend != Backend::Trtllm || t.dp > 1)
+                    && covered.contains(&t.moe_ep)
+            });
         let Some(quant) = quant else { continue };
         roles.push((
             Role {
@@ -588,11 +627,15 @@ fn large_ep(
     sys: &SystemFacts,
     backend: Backend,
     ver: &str,
+    moe_quant: MoeQuant,
+    runs_generation: bool,
 ) -> Vec<u32> {
     if !model.is_moe {
         return Vec::new();
     }
-    let mut v = cx.cat.large_ep_sizes(model, &sys.name, backend, ver);
+    let mut v = cx
+        .cat
+        .large_ep_sizes(model, &sys.name, backend, ver, moe_quant, runs_generation);
     v.sort_unstable();
     v.dedup();
     v

@@ -2,14 +2,12 @@
 //! slots, and which quant modes the measured tables cover. One `Database`
 //! per located folder; clones share one lazily filled cache.
 
-use super::largeep::LargeEpCoverage;
 use super::locate::{system_yaml_names, DbKind, DbLocation};
 use super::spec::SystemSpec;
 use super::versions::{self, QueryVersions, Slots, SystemsTree};
 use super::{canonical_system_name, DbError};
 use crate::domain::Backend;
 use crate::exp::{SupportedQuants, SystemFacts};
-use aiconfigurator_core::engine::Engine;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -65,21 +63,18 @@ impl QuantTable {
     }
 }
 
-type DbKey = (String, Backend, String);
-
-/// (system, backend, version, shape, moe quant)
-type EpKey = (String, Backend, String, MoeShape, String);
+type QuantKey = (String, Backend, String);
 
 struct Inner {
     location: DbLocation,
     query_versions: Option<QueryVersions>,
     systems: Vec<String>,
     specs: Mutex<HashMap<String, Arc<Result<SystemSpec, String>>>>,
-    quants: Mutex<HashMap<DbKey, Arc<Result<Option<QuantTable>, String>>>>,
-    engines: Mutex<HashMap<DbKey, Arc<Engine>>>,
-    compute_rows: Mutex<HashMap<DbKey, Arc<Vec<super::largeep::ComputeRow>>>>,
-    large_ep: Mutex<HashMap<EpKey, Arc<LargeEpCoverage>>>,
+    quants: Mutex<HashMap<QuantKey, Arc<Result<Option<QuantTable>, String>>>>,
+    large_ep: Mutex<LargeEpCache>,
 }
+
+type LargeEpCache = HashMap<QuantKey, Result<Arc<super::large_ep::LargeEpTables>, String>>;
 
 /// Shared handle on one located database.
 #[derive(Clone)]
@@ -113,8 +108,6 @@ impl Database {
                 systems,
                 specs: Mutex::new(HashMap::new()),
                 quants: Mutex::new(HashMap::new()),
-                engines: Mutex::new(HashMap::new()),
-                compute_rows: Mutex::new(HashMap::new()),
                 large_ep: Mutex::new(HashMap::new()),
             }),
         })
@@ -123,6 +116,10 @@ impl Database {
     /// Locate (see [`super::locate`]) and open.
     pub fn locate(systems_dir_flag: Option<&Path>) -> Result<Self, DbError> {
         Self::open(super::locate(systems_dir_flag)?)
+    }
+
+    pub(super) fn large_ep_cache(&self) -> std::sync::MutexGuard<'_, LargeEpCache> {
+        lock(&self.inner.large_ep)
     }
 
     pub fn location(&self) -> &DbLocation {
@@ -281,8 +278,7 @@ impl Database {
             Some(r) => r,
             None => {
                 let computed = Arc::new(
-                    self.probe(&system, backend, version)
-                        .and_then(|engine| super::quants::compute(&engine))
+                    super::quants::compute(self.systems_dir(), &system, backend, version)
                         .map_err(|e| e.to_string()),
                 );
                 lock(&self.inner.quants).insert(key, computed.clone());
@@ -299,98 +295,6 @@ impl Database {
                 message: message.clone(),
             }),
         }
-    }
-
-    /// A zero-op SILICON engine for (system, backend, version), cached: it
-    /// opens the vendor's perf database (tables load lazily and are shared
-    /// with every later engine of the same identity).
-    pub fn probe(
-        &self,
-        system: &str,
-        backend: Backend,
-        version: &str,
-    ) -> Result<Arc<Engine>, DbError> {
-        let system = canonical_system_name(system).to_string();
-        let key = (system.clone(), backend, version.to_string());
-        if let Some(e) = lock(&self.inner.engines).get(&key) {
-            return Ok(e.clone());
-        }
-        let engine =
-            super::quants::probe_engine(self.systems_dir(), &system, backend, version, "SILICON")
-                .map_err(|message| DbError::Engine {
-                path: self.systems_dir().to_path_buf(),
-                system: system.clone(),
-                backend: backend.name().to_string(),
-                version: version.to_string(),
-                message,
-            })?;
-        let engine = Arc::new(engine);
-        lock(&self.inner.engines).insert(key, engine.clone());
-        Ok(engine)
-    }
-
-    /// Which EP sizes the large-EP (all-to-all + expert compute) graph has
-    /// data for, per inference phase and communication backend, for one MoE
-    /// shape and MoE quant mode. Empty in built-in mode.
-    pub fn large_ep_coverage(
-        &self,
-        shape: &MoeShape,
-        system: &str,
-        backend: Backend,
-        version: &str,
-        moe_quant: &str,
-    ) -> Result<Arc<LargeEpCoverage>, DbError> {
-        let spec = self.system_spec(system)?;
-        if self.kind() == DbKind::Builtin {
-            return Ok(Arc::new(LargeEpCoverage::empty(spec.gpus_per_node)));
-        }
-        let system = spec.name.clone();
-        let key = (
-            system.clone(),
-            backend,
-            version.to_string(),
-            *shape,
-            moe_quant.to_string(),
-        );
-        if let Some(c) = lock(&self.inner.large_ep).get(&key) {
-            return Ok(c.clone());
-        }
-        let engine = self.probe(&system, backend, version)?;
-        let db_key = (system.clone(), backend, version.to_string());
-        // Bind first: a guard in the match scrutinee would live through the
-        // arms and deadlock the insert below.
-        let cached = lock(&self.inner.compute_rows).get(&db_key).cloned();
-        let rows = match cached {
-            Some(r) => r,
-            None => {
-                let r = Arc::new(super::largeep::compute_rows(&engine, backend)?);
-                lock(&self.inner.compute_rows).insert(db_key, r.clone());
-                r
-            }
-        };
-        let coverage = Arc::new(super::largeep::coverage(
-            &engine, &rows, &spec, shape, backend, moe_quant,
-        ));
-        lock(&self.inner.large_ep).insert(key, coverage.clone());
-        Ok(coverage)
-    }
-
-    /// EP sizes wider than one node covered in every phase of `role_phases`
-    /// plus context (a worker's weights are sized from its context ops), as
-    /// the reference's large-EP ladder uses them. Empty when not covered or
-    /// when nothing can be read.
-    pub fn large_ep_sizes(
-        &self,
-        shape: &MoeShape,
-        system: &str,
-        backend: Backend,
-        version: &str,
-        moe_quant: &str,
-        role_phases: &[&str],
-    ) -> Vec<u32> {
-        self.large_ep_coverage(shape, system, backend, version, moe_quant)
-            .map(|c| c.large_ep_sizes(role_phases))
-            .unwrap_or_default()
     }
 
     /// The resolver's view: `None` in built-in mode or when the version's

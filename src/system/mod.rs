@@ -5,7 +5,8 @@
 
 pub mod database;
 pub mod fetch;
-mod largeep;
+pub mod lanes;
+pub mod large_ep;
 pub mod locate;
 mod quants;
 pub mod spec;
@@ -14,7 +15,6 @@ pub mod versions;
 pub use database::QuantTable;
 pub use database::{Database, MoeShape};
 pub use fetch::{fetch, status, StatusReport, SystemStatus};
-pub use largeep::LargeEpCoverage;
 pub use locate::{locate, DbKind, DbLocation, BUILTIN_BANNER};
 pub use quants::probe_engine;
 pub use spec::SystemSpec;
@@ -49,9 +49,6 @@ pub enum DbError {
     UnknownSystem { name: String, known: Vec<String> },
     #[error("{0}")]
     Fetch(String),
-    /// A measured table could not be read or resolved.
-    #[error("{0}")]
-    Data(String),
     #[error("engine could not open {system}/{backend}/{version} under {path}: {message}")]
     Engine {
         path: PathBuf,

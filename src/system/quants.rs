@@ -23,7 +23,20 @@ pub fn probe_engine(
     version: &str,
     database_mode: &str,
 ) -> Result<Engine, String> {
-    let spec = serde_json::json!({
+    probe_engine_with(systems_dir, system, backend, version, database_mode, None)
+}
+
+/// [`probe_engine`] with an explicit shared-layer policy (`None` = the
+/// engine's default for the mode).
+pub fn probe_engine_with(
+    systems_dir: &Path,
+    system: &str,
+    backend: Backend,
+    version: &str,
+    database_mode: &str,
+    enable_shared_layer: Option<bool>,
+) -> Result<Engine, String> {
+    let mut spec = serde_json::json!({
         "schema_version": aiconfigurator_core::ENGINE_SPEC_SCHEMA_VERSION,
         "engine": {
             "schema_version": aiconfigurator_core::ENGINE_CONFIG_SCHEMA_VERSION,
@@ -42,37 +55,49 @@ pub fn probe_engine(
         "context_ops": [],
         "generation_ops": [],
     });
+    if let Some(shared) = enable_shared_layer {
+        spec["engine"]["enable_shared_layer"] = serde_json::json!(shared);
+    }
     let spec: EngineSpec = serde_json::from_value(spec).map_err(|e| e.to_string())?;
     let bytes = spec.to_bincode().map_err(|e| e.to_string())?;
     Engine::from_spec_bytes(&bytes, systems_dir).map_err(|e| e.to_string())
 }
 
 /// One resolved source: a parquet path and an optional `kernel_source` allow-list.
-pub(crate) struct Source {
-    pub(crate) path: PathBuf,
-    pub(crate) kernel_sources: Option<Vec<String>>,
+pub(super) struct Source {
+    pub(super) path: PathBuf,
+    pub(super) kernel_sources: Option<Vec<String>>,
 }
 
-/// The engine's resolved, existing sources of one table.
-pub(crate) fn resolved_sources(engine: &Engine, basename: &str) -> Result<Vec<Source>, String> {
+pub fn compute(
+    systems_dir: &Path,
+    system: &str,
+    backend: Backend,
+    version: &str,
+) -> Result<Option<QuantTable>, DbError> {
+    let engine_err = |message: String| DbError::Engine {
+        path: systems_dir.to_path_buf(),
+        system: system.to_string(),
+        backend: backend.name().to_string(),
+        version: version.to_string(),
+        message,
+    };
+    let engine =
+        probe_engine(systems_dir, system, backend, version, "SILICON").map_err(engine_err)?;
     let db = engine.database();
-    let list = db
-        .source_resolver
-        .sources_for(basename, &db.data_root)
-        .map_err(|e| e.to_string())?;
-    Ok(list
-        .iter()
-        .filter(|s| s.path().is_file())
-        .map(|s| Source {
-            path: s.path().to_path_buf(),
-            kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
-        })
-        .collect())
-}
-
-pub(crate) fn compute(engine: &Engine) -> Result<Option<QuantTable>, DbError> {
     let sources = |basename: &str| -> Result<Vec<Source>, DbError> {
-        resolved_sources(engine, basename).map_err(DbError::Data)
+        let list = db
+            .source_resolver
+            .sources_for(basename, &db.data_root)
+            .map_err(|e| engine_err(e.to_string()))?;
+        Ok(list
+            .iter()
+            .filter(|s| s.path().is_file())
+            .map(|s| Source {
+                path: s.path().to_path_buf(),
+                kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
+            })
+            .collect())
     };
 
     let mut table = QuantTable::default();
@@ -168,10 +193,39 @@ fn pairs(sources: &[Source], a: &str, b: &str) -> Result<BTreeSet<(String, Strin
         .collect())
 }
 
+/// Resolved sources of one basename for an opened engine, keeping only files
+/// that exist.
+pub(super) fn resolved_sources(engine: &Engine, basename: &str) -> Result<Vec<Source>, String> {
+    let db = engine.database();
+    let list = db
+        .source_resolver
+        .sources_for(basename, &db.data_root)
+        .map_err(|e| e.to_string())?;
+    Ok(list
+        .iter()
+        .filter(|s| s.path().is_file())
+        .map(|s| Source {
+            path: s.path().to_path_buf(),
+            kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
+        })
+        .collect())
+}
+
+/// Whether a parquet file's schema has a top-level column.
+pub(super) fn has_column(path: &Path, col: &str) -> Result<bool, DbError> {
+    let file = std::fs::File::open(path).map_err(|e| DbError::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| DbError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let schema = reader.metadata().file_metadata().schema();
+    Ok(schema.get_fields().iter().any(|f| f.name() == col))
+}
+
 /// Distinct value tuples of string columns over all sources, keeping only
 /// rows the source's kernel_source allow-list admits. `required` columns
 /// must exist; `optional` ones read as "" when absent.
-pub(crate) fn distinct(
+pub(super) fn distinct(
     sources: &[Source],
     required: &[&str],
     optional: &[&str],

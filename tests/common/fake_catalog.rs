@@ -155,6 +155,8 @@ impl Catalog for FakeCatalog {
         system: &str,
         backend: Backend,
         _v: &str,
+        _moe_quant: MoeQuant,
+        _runs_generation: bool,
     ) -> Vec<u32> {
         match (model.id.as_str(), system, backend) {
             ("deepseek-ai/DeepSeek-V3", "h100_sxm" | "h200_sxm", Backend::Trtllm) => {
