@@ -125,6 +125,17 @@ fn main() -> ExitCode {
                 if let (Ok(()), Some(dir)) = (&r, save_dir) {
                     r = save_csvs(&rep, dir);
                 }
+                // Experiments that could not be set up fail the run, after the
+                // others have been reported.
+                let broken: Vec<String> = rep
+                    .experiments
+                    .iter()
+                    .filter(|e| e.status == report::Status::Error)
+                    .filter_map(|e| e.error.clone())
+                    .collect();
+                if r.is_ok() && !broken.is_empty() {
+                    r = Err(broken.join("\n"));
+                }
                 r
             }
             Err(RunError::Load(e)) => Err(e.to_string()),

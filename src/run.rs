@@ -98,14 +98,11 @@ impl Session {
         cancel: &CancelToken,
         on_progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunReport, RunError> {
-        let file = self.load(path)?;
-        self.run_tasks(
-            &file.tasks,
-            &path.display().to_string(),
-            opts,
-            cancel,
-            on_progress,
-        )
+        let (file, failed) = crate::exp::load_file_lenient(path, &self.catalog)?;
+        let label = path.display().to_string();
+        let mut report = self.run_tasks(&file.tasks, &label, opts, cancel, on_progress)?;
+        report.experiments.extend(failed_reports(&label, &failed));
+        Ok(report)
     }
 
     /// Search already-resolved experiments, in order.
@@ -172,6 +169,48 @@ fn best_experiment(exps: &[ExperimentReport]) -> Option<String> {
         }
     }
     best.map(|(e, _)| e.name.clone())
+}
+
+/// Reports for experiments whose settings could not be resolved, one per
+/// experiment, each carrying its located messages.
+fn failed_reports(file: &str, errors: &[crate::exp::ExpError]) -> Vec<ExperimentReport> {
+    let mut out: Vec<ExperimentReport> = Vec::new();
+    for name in errors.iter().filter_map(|e| e.experiment.as_deref()) {
+        if out.iter().any(|r| r.name == name) {
+            continue;
+        }
+        let msgs: Vec<String> = errors
+            .iter()
+            .filter(|e| e.experiment.as_deref() == Some(name))
+            .map(|e| format!("{file}:{e}"))
+            .collect();
+        out.push(ExperimentReport {
+            name: name.to_string(),
+            serving_mode: String::new(),
+            model: String::new(),
+            system: String::new(),
+            decode_system: None,
+            backend: String::new(),
+            backend_version: String::new(),
+            database_mode: String::new(),
+            isl: 0,
+            osl: 0,
+            prefix: 0,
+            ttft: 0.0,
+            tpot: 0.0,
+            total_gpus: 0,
+            status: crate::report::Status::Error,
+            error: Some(msgs.join("\n")),
+            elapsed_ms: 0.0,
+            best: None,
+            top: Vec::new(),
+            pareto: Vec::new(),
+            rejected: Vec::new(),
+            feasible: Vec::new(),
+            engine_evaluations: 0,
+        });
+    }
+    out
 }
 
 fn error_report(task: &crate::exp::Task, msg: String) -> ExperimentReport {

@@ -205,11 +205,17 @@ fn deepseek_v3_comparison() {
     let f = example("deepseek_v3_compare.yaml");
     assert_eq!(f.tasks.len(), 3);
     let a = agg(&f.tasks[0]);
-    // fp8_block checkpoint: fp8 KV and fp8 attention are implied.
+    // fp8_block checkpoint: fp8 KV and fp8 attention are implied, but the
+    // context MLA table has bf16 FMHA only, so attention falls back to bf16.
     assert_eq!(a.quant.gemm, GemmQuant::Fp8Block);
     assert_eq!(a.quant.moe, MoeQuant::Fp8Block);
     assert_eq!(a.quant.kvcache, KvQuant::Fp8);
-    assert_eq!(a.quant.fmha, FmhaQuant::Fp8);
+    assert_eq!(a.quant.fmha, FmhaQuant::Bfloat16);
+    assert!(
+        f.tasks[0].notes.iter().any(|n| n.contains("fmha fp8")),
+        "{:?}",
+        f.tasks[0].notes
+    );
     // Large-EP ladder unioned in (the catalog covers EP 16..64 for DSv3 on h100/trtllm).
     assert_eq!(a.search.num_gpu, [1, 2, 4, 8, 16, 32, 64]);
     assert_eq!(a.search.dp, [1, 2, 4, 8, 16, 32, 64]);

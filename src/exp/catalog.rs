@@ -58,6 +58,9 @@ pub struct SupportedQuants {
     pub kvcache: Vec<String>,
     /// FMHA modes for which the context-attention table has rows.
     pub fmha: Vec<String>,
+    /// FMHA modes of the context MLA table (what DeepSeek-family prefill reads).
+    #[doc(alias = "context_mla")]
+    pub mla_fmha: Vec<String>,
 }
 
 /// Look-ups the resolver needs; implemented over the real database and built-in assets.

@@ -57,6 +57,37 @@ fn whole_file_error(file: &str, message: String, line: usize, col: usize) -> Loa
 
 /// Read and load an exp file. Refuses files over [`MAX_FILE_BYTES`] before reading them.
 pub fn load_file(path: &Path, catalog: &dyn Catalog) -> Result<ExpFile, LoadError> {
+    let (text, label) = read_text(path)?;
+    load_str(&text, &label, catalog)
+}
+
+/// Like [`load_file`], but an experiment whose own settings are wrong (an
+/// unsupported quant mode, an unknown model, ...) does not stop the others:
+/// they load, and its errors come back beside them. Problems that are not
+/// inside one experiment (syntax, top level, `exps`) still fail the file.
+pub fn load_file_lenient(
+    path: &Path,
+    catalog: &dyn Catalog,
+) -> Result<(ExpFile, Vec<ExpError>), LoadError> {
+    let (text, label) = read_text(path)?;
+    match load_str_skipping(&text, &label, catalog, &[]) {
+        Ok(f) => Ok((f, Vec::new())),
+        Err(e) if e.errors.iter().all(|x| x.experiment.is_some()) => {
+            let mut skip: Vec<String> = e
+                .errors
+                .iter()
+                .filter_map(|x| x.experiment.clone())
+                .collect();
+            skip.dedup();
+            let file = load_str_skipping(&text, &label, catalog, &skip)?;
+            Ok((file, e.errors))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Read an exp file as UTF-8 text within the size cap; returns (text, label).
+fn read_text(path: &Path) -> Result<(String, String), LoadError> {
     let label = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| whole_file_error(&label, format!("cannot read file: {e}"), 0, 0))?;
@@ -113,7 +144,7 @@ pub fn load_file(path: &Path, catalog: &dyn Catalog) -> Result<ExpFile, LoadErro
             return Err(err);
         }
     };
-    load_str(text, &label, catalog)
+    Ok((text.to_string(), label))
 }
 
 fn too_big(label: &str, len: u64) -> LoadError {
@@ -127,6 +158,16 @@ fn too_big(label: &str, len: u64) -> LoadError {
 
 /// Load exp YAML text. `file_label` is used in messages only.
 pub fn load_str(text: &str, file_label: &str, catalog: &dyn Catalog) -> Result<ExpFile, LoadError> {
+    load_str_skipping(text, file_label, catalog, &[])
+}
+
+/// [`load_str`] leaving out the experiments named in `skip` (and their problems).
+fn load_str_skipping(
+    text: &str,
+    file_label: &str,
+    catalog: &dyn Catalog,
+    skip: &[String],
+) -> Result<ExpFile, LoadError> {
     if text.len() as u64 > MAX_FILE_BYTES {
         return Err(too_big(file_label, text.len() as u64));
     }
@@ -154,11 +195,14 @@ pub fn load_str(text: &str, file_label: &str, catalog: &dyn Catalog) -> Result<E
     };
     let raws = schema::parse_file(root.as_ref(), &mut d);
     let mut tasks = Vec::new();
-    for raw in &raws {
+    for raw in raws.iter().filter(|r| !skip.contains(&r.name)) {
         if let Some(t) = resolve::resolve(raw, catalog, &mut d) {
             tasks.push(t);
         }
     }
+    let skipped = |e: &ExpError| e.experiment.as_ref().is_some_and(|n| skip.contains(n));
+    d.errors.retain(|e| !skipped(e));
+    d.warnings.retain(|e| !skipped(e));
     d.sort();
     if !d.errors.is_empty() {
         return Err(LoadError {

@@ -695,6 +695,16 @@ impl Src {
     }
 }
 
+/// The FMHA modes of the context table this model's prefill reads: MLA for the
+/// DeepSeek family, standard context attention otherwise.
+fn context_fmha<'a>(model: &ModelFacts, s: &'a super::catalog::SupportedQuants) -> &'a [String] {
+    if model.family == Family::Deepseek {
+        &s.mla_fmha
+    } else {
+        &s.fmha
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn resolve_quant(
     cx: &mut Ctx,
@@ -851,8 +861,9 @@ fn resolve_quant(
     // Inferred fp8 attention without fp8 context-attention data falls back to bf16.
     if kind.runs_context() && !fmha.1.explicit() && q.fmha == FmhaQuant::Fp8 {
         if let Some(s) = &supported {
-            let has = |m: &str| s.fmha.iter().any(|x| x == m);
-            if !s.fmha.is_empty() && !has("fp8") && has("bfloat16") {
+            let table = context_fmha(model, s);
+            let has = |m: &str| table.iter().any(|x| x == m);
+            if !table.is_empty() && !has("fp8") && has("bfloat16") {
                 q.fmha = FmhaQuant::Bfloat16;
                 cx.notes.push(format!(
                     "{}: fmha fp8 (inferred from the checkpoint) has no context-attention data for {}/{}/{}; using bfloat16 (set {base}.fmha_quant_mode to override)",
@@ -900,7 +911,13 @@ fn resolve_quant(
                 check("moe", "moe_quant_mode", q.moe.name(), moe.1, &s.moe);
             }
             if kind.runs_context() {
-                check("fmha", "fmha_quant_mode", q.fmha.name(), fmha.1, &s.fmha);
+                check(
+                    "fmha",
+                    "fmha_quant_mode",
+                    q.fmha.name(),
+                    fmha.1,
+                    context_fmha(model, s),
+                );
             }
             if kind.runs_generation() {
                 check(

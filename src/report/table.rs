@@ -62,6 +62,10 @@ pub fn config_label(r: &Row) -> String {
 }
 
 fn header(e: &ExperimentReport) -> String {
+    if e.model.is_empty() {
+        // Never resolved: there is nothing but the name to show.
+        return format!("== {}", e.name);
+    }
     let mut s = format!(
         "== {} ({}): {} on {}",
         e.name, e.serving_mode, e.model, e.system

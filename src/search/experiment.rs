@@ -207,6 +207,9 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
     let done = Mutex::new((0usize, Vec::<Row>::new()));
     struct PerLayout {
         rows: Vec<AggPoint>,
+        /// Some point got a latency from the engine.
+        priced: bool,
+        price_error: Option<String>,
         worker: Option<BuiltWorker>,
         rejection: Option<Rejection>,
         fit: bool,
@@ -224,6 +227,8 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
                     reason,
                 }),
                 worker: None,
+                priced: false,
+                price_error: None,
                 fit: false,
                 mem_fit: false,
                 evals: 0,
@@ -289,6 +294,8 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
                 rows,
                 worker,
                 rejection,
+                priced: out.evaluations > out.price_errors.len() as u64,
+                price_error: out.price_errors.first().map(|e| e.0.clone()),
                 fit: out.saw_model_fit,
                 mem_fit: out.saw_memory_fit,
                 evals: out.evaluations,
@@ -299,7 +306,12 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
     let mut rejected = Vec::new();
     let mut workers = Vec::new();
     let (mut any_fit, mut any_mem_fit, mut evals) = (false, false, 0u64);
+    let (mut any_priced, mut first_price_error) = (false, None::<String>);
     for (r, &p) in results.into_iter().zip(&layouts) {
+        any_priced |= r.priced;
+        if first_price_error.is_none() {
+            first_price_error = r.price_error.clone();
+        }
         any_fit |= r.fit;
         any_mem_fit |= r.mem_fit;
         evals += r.evals;
@@ -314,6 +326,8 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
     let failure = if rows.is_empty() {
         Some(if ctx.cancel.is_cancelled() {
             "cancelled".into()
+        } else if let Some(e) = first_price_error.filter(|_| !any_priced) {
+            format!("no latency data for any layout: {e}")
         } else if !any_fit {
             "the model does not fit in GPU memory for any parallel layout; try more GPUs per worker, a quantized model or a larger GPU".into()
         } else if !any_mem_fit {

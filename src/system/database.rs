@@ -59,6 +59,7 @@ impl QuantTable {
             moe: get("moe"),
             kvcache: get("generation_attention"),
             fmha: get("context_attention"),
+            mla_fmha: get("context_mla"),
         }
     }
 }

@@ -146,6 +146,8 @@ impl Catalog for FakeCatalog {
             moe,
             kvcache: strings(&["bfloat16", "fp8"]),
             fmha,
+            // As in the shipped data: context MLA is collected at bf16 FMHA only.
+            mla_fmha: strings(&["bfloat16"]),
         })
     }
 
