@@ -463,3 +463,22 @@ fn baseline_key_picks_compare_baseline() {
     assert!(text.contains("baseline qwen_disagg"), "{text}");
     assert!(text.contains('%'), "deltas shown:\n{text}");
 }
+
+#[test]
+fn o_switches_the_breakdown_to_the_sol_full_view_and_back() {
+    let mut app = app_with(load("report_qwen.json"), 160, 48);
+    let text = |app: &xpyd::tui::app::App| {
+        xpyd::tui::panes::breakdown::lines(app, 80)
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(!text(&app).contains("SOL_FULL"));
+    press(&mut app, "o");
+    assert!(app.sol_view);
+    assert!(text(&app).contains("SOL_FULL"), "{}", text(&app));
+    press(&mut app, "o");
+    assert!(!app.sol_view);
+    assert!(!text(&app).contains("SOL_FULL"));
+}

@@ -105,6 +105,9 @@ impl EngineCache {
 /// Prices steps of one compiled worker at one (isl, osl, prefix).
 pub struct EnginePricer {
     pub cache: Arc<EngineCache>,
+    /// The compiled spec as JSON: the SOL_FULL view re-reads its op lists.
+    pub spec_json: Arc<serde_json::Value>,
+    pub nextn: u32,
     pub engine: Arc<Engine>,
     pub spec_id: u64,
     pub isl: u32,
@@ -181,6 +184,23 @@ impl Pricer for EnginePricer {
 
     fn static_ops(&self, batch: u32, prefill: bool) -> Option<OpList> {
         static_breakdown(self, batch, prefill, 1.0).ok()
+    }
+
+    fn sol_full(&self, batch: u32, prefill: bool) -> Option<crate::search::pricer::SolList> {
+        let r = if prefill {
+            let s = self.isl.checked_sub(self.prefix).filter(|s| *s > 0)?;
+            let ops = self.spec_json.get("context_ops")?.to_string();
+            self.engine
+                .evaluate_ops_sol_json(&ops, true, batch, s, self.prefix, 1.0, None)
+        } else {
+            // One decode step mid-generation, at the MTP-widened batch the engine uses.
+            let s = self.isl + self.osl / 2 + 1;
+            let b = batch.saturating_mul(self.nextn + 1);
+            let ops = self.spec_json.get("generation_ops")?.to_string();
+            self.engine
+                .evaluate_ops_sol_json(&ops, false, b, s, 0, 1.0, None)
+        };
+        r.ok()
     }
 }
 

@@ -290,6 +290,8 @@ impl WorkerFactory for EngineFactory<'_> {
             isl: task.isl,
             osl: task.osl,
             prefix: task.prefix,
+            spec_json: Arc::new(graph.spec_json),
+            nextn: task.nextn,
         };
         let nccl = |tp: u32| sys.nccl_mem_bytes(tp);
         let memory = WorkerMemory {

@@ -101,6 +101,11 @@ pub struct OpCost {
     pub ms: f64,
     /// `silicon | empirical | sol | estimated | mixed`.
     pub source: String,
+    /// SOL_FULL view only: the compute-bound and memory-bound parts of `ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub math_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_ms: Option<f64>,
 }
 
 /// One priced step (prefill pass, decode pass, mixed step, gen-only step).
@@ -143,6 +148,10 @@ pub struct Detail {
     pub memory: Vec<MemoryBreakdown>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<SchedulerNumbers>,
+    /// SOL_FULL: the same steps at speed of light, split into compute and memory
+    /// bounds (a per-configuration view; never an experiment mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sol_full: Vec<StepBreakdown>,
 }
 
 /// A candidate that was not kept, and why ("why not tp2?").

@@ -68,7 +68,13 @@ fn ops_to_step(label: &str, ops: OpList) -> StepBreakdown {
     let total_ms = ops.iter().map(|o| o.1).sum();
     let mut ops: Vec<OpCost> = ops
         .into_iter()
-        .map(|(name, ms, source)| OpCost { name, ms, source })
+        .map(|(name, ms, source)| OpCost {
+            name,
+            ms,
+            source,
+            math_ms: None,
+            mem_ms: None,
+        })
         .collect();
     ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
     StepBreakdown {
@@ -344,6 +350,30 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
     (rows, rejected, failure, evals, workers)
 }
 
+fn sol_step(label: &str, ops: crate::search::pricer::SolList) -> StepBreakdown {
+    let total_ms = ops.iter().map(|o| o.1).sum();
+    let mut ops: Vec<OpCost> = ops
+        .into_iter()
+        .map(|(name, ms, math, mem)| OpCost {
+            name,
+            ms,
+            source: if math >= mem {
+                "sol-math".into()
+            } else {
+                "sol-mem".into()
+            },
+            math_ms: Some(math),
+            mem_ms: Some(mem),
+        })
+        .collect();
+    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    StepBreakdown {
+        label: label.into(),
+        total_ms,
+        ops,
+    }
+}
+
 /// Per-op, scheduler and memory detail of one shown row, from its layout's worker.
 fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Detail> {
     let find = |kind: RoleKind, layout: Parallel| {
@@ -382,10 +412,22 @@ fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Detail> {
                 ..m
             })
             .collect();
+        let mut sol_full = Vec::new();
+        sol_full.extend(
+            w.pricer
+                .sol_full(1, true)
+                .map(|o| sol_step("prefill of one request (SOL_FULL)", o)),
+        );
+        sol_full.extend(
+            w.pricer
+                .sol_full(bs, false)
+                .map(|o| sol_step("decode step (SOL_FULL)", o)),
+        );
         return Some(Detail {
             steps,
             memory,
             scheduler: Some(sched),
+            sol_full,
         });
     }
     let (p, d) = (r.prefill.as_ref()?, r.decode.as_ref()?);
@@ -397,6 +439,7 @@ fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Detail> {
     };
     let mut detail = r.detail.clone().unwrap_or_default();
     let mut steps = Vec::new();
+    let mut sol = Vec::new();
     for (kind, wr, label, scale) in [
         (
             RoleKind::Prefill,
@@ -420,12 +463,24 @@ fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Detail> {
                         .collect(),
                 ));
             }
+            let prefill = kind == RoleKind::Prefill;
+            let sol_label = if prefill {
+                "prefill (SOL_FULL)"
+            } else {
+                "decode step (SOL_FULL)"
+            };
+            sol.extend(
+                w.pricer
+                    .sol_full(wr.bs, prefill)
+                    .map(|o| sol_step(sol_label, o)),
+            );
             for m in detail.memory.iter_mut().filter(|m| m.role == kind.name()) {
                 m.capacity = gib_of(w);
             }
         }
     }
     detail.steps = steps;
+    detail.sol_full = sol;
     Some(detail)
 }
 
@@ -511,6 +566,7 @@ fn agg_row(task: &Task, role: &Role, pt: &AggPoint) -> Row {
                 mix_decode_requests: pt.mix_decode_requests,
                 ttft_queue_factor: pt.queue_factor,
             }),
+            sol_full: Vec::new(),
         }),
     }
 }
@@ -709,6 +765,7 @@ fn run_disagg(
                     gib(&m.decode.memory, "decode", dcap),
                 ],
                 scheduler: None,
+                sol_full: Vec::new(),
             };
             disagg_row(task, prefill, decode, m, detail)
         })

@@ -25,7 +25,15 @@ pub trait Pricer: Send + Sync {
     fn static_ops(&self, _batch: u32, _prefill: bool) -> Option<OpList> {
         None
     }
+    /// SOL_FULL of one prefill pass (`prefill`) or one decode step at `batch`:
+    /// (name, sol ms, compute-bound ms, memory-bound ms) per op.
+    fn sol_full(&self, _batch: u32, _prefill: bool) -> Option<SolList> {
+        None
+    }
 }
+
+/// Per-op speed-of-light costs: (name, sol ms, math ms, memory ms).
+pub type SolList = Vec<(String, f64, f64, f64)>;
 
 /// Per-op costs: (name, ms, data source).
 pub type OpList = Vec<(String, f64, String)>;

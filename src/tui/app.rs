@@ -207,6 +207,8 @@ pub struct App {
     pub lower: PaneId,
     /// The focused pane fills the body.
     pub zoom: bool,
+    /// Breakdown shows the SOL_FULL view instead of the priced steps.
+    pub sol_view: bool,
     /// Height of the top band (experiments + pareto), percent of the body.
     pub split_top: u16,
     /// Width of the left column, percent of the body.
@@ -245,6 +247,7 @@ impl App {
             focus: PaneId::Experiments,
             lower: PaneId::Candidates,
             zoom: false,
+            sol_view: false,
             split_top: 40,
             split_left: 60,
             report: None,

@@ -26,6 +26,7 @@ pub enum Command {
     SortReverse,
     SetBaseline,
     Zoom,
+    SolView,
     GrowTop,
     ShrinkTop,
     GrowLeft,
@@ -182,6 +183,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[k('z', "z")],
         command: Command::Zoom,
         help: "zoom the focused pane",
+    },
+    Binding {
+        keys: &[k('o', "o")],
+        command: Command::SolView,
+        help: "breakdown: measured steps / SOL_FULL (speed of light, compute vs memory bound)",
     },
     Binding {
         keys: &[k('+', "+"), k('=', "=")],

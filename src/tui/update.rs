@@ -253,6 +253,7 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
             app.zoom = !app.zoom;
             clamp_all(app);
         }
+        Command::SolView => app.sol_view = !app.sol_view,
         Command::GrowTop => resize_split(app, true, 5),
         Command::ShrinkTop => resize_split(app, true, -5),
         Command::GrowLeft => resize_split(app, false, 5),

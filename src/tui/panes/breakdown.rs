@@ -253,8 +253,33 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
             s.mix_context_tokens, s.mix_decode_requests, s.ttft_queue_factor
         )));
     }
-    for s in &d.steps {
-        step_lines(s, width, &mut out);
+    if app.sol_view {
+        out.push(heading(
+            "SOL_FULL: speed of light per op (o: back to priced steps)",
+        ));
+        if d.sol_full.is_empty() {
+            out.push(Line::from("  no SOL_FULL view for this row"));
+        }
+        for s in &d.sol_full {
+            step_lines(s, width, &mut out);
+            for o in &s.ops {
+                if let (Some(math), Some(mem)) = (o.math_ms, o.mem_ms) {
+                    out.push(Line::from(Span::styled(
+                        format!(
+                            "    {}: compute {} ms · memory {} ms",
+                            truncate(&o.name, 28),
+                            fmt_f(math),
+                            fmt_f(mem)
+                        ),
+                        Style::new().fg(Color::DarkGray),
+                    )));
+                }
+            }
+        }
+    } else {
+        for s in &d.steps {
+            step_lines(s, width, &mut out);
+        }
     }
     if !d.memory.is_empty() {
         out.push(heading("Memory per GPU (GiB) vs capacity"));
