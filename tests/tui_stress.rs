@@ -95,6 +95,7 @@ fn random_action(rng: &mut Rng, app: &App, reports: &[xpyd::report::RunReport]) 
                 1 => ProgressMsg::Partial {
                     experiment: "a".into(),
                     done_fraction: rng.below(150) as f64 / 100.0,
+                    pareto: reports[0].experiments[0].pareto.clone(),
                 },
                 _ => ProgressMsg::ExperimentDone(Box::new(reports[0].experiments[0].clone())),
             },

@@ -283,6 +283,7 @@ fn progress_feeds_the_gauge() {
         xpyd::tui::ProgressMsg::Partial {
             experiment: "a".into(),
             done_fraction: 0.5,
+            pareto: Vec::new(),
         },
     );
     let f = app.running.as_ref().map(|r| r.fraction()).unwrap_or(-1.0);
@@ -481,4 +482,44 @@ fn o_switches_the_breakdown_to_the_sol_full_view_and_back() {
     press(&mut app, "o");
     assert!(!app.sol_view);
     assert!(!text(&app).contains("SOL_FULL"));
+}
+
+#[test]
+fn streamed_pareto_points_are_drawn_before_the_search_ends() {
+    let mut app = app_with(load("report_qwen.json"), 160, 48);
+    update(&mut app, key('r'));
+    let g = app.generation;
+    let front = load("report_qwen.json").experiments[0].pareto.clone();
+    assert!(!front.is_empty());
+    update(
+        &mut app,
+        Action::Progress {
+            generation: g,
+            msg: xpyd::tui::ProgressMsg::Partial {
+                experiment: "fresh".into(),
+                done_fraction: 0.3,
+                pareto: front,
+            },
+        },
+    );
+    let streamed = app.running.as_ref().map(|r| r.streamed.len()).unwrap_or(0);
+    assert_eq!(streamed, 1);
+    let text = screen(&app);
+    assert!(text.contains("fresh (searching)"), "{text}");
+    // A stale generation's points are ignored.
+    update(
+        &mut app,
+        Action::Progress {
+            generation: g - 1,
+            msg: xpyd::tui::ProgressMsg::Partial {
+                experiment: "old".into(),
+                done_fraction: 0.3,
+                pareto: Vec::new(),
+            },
+        },
+    );
+    assert!(app
+        .running
+        .as_ref()
+        .is_some_and(|r| r.streamed.iter().all(|(n, _)| n != "old")));
 }

@@ -35,6 +35,8 @@ pub enum ProgressMsg {
     Partial {
         experiment: String,
         done_fraction: f64,
+        /// The feasible Pareto points found so far (drawn before the search ends).
+        pareto: Vec<crate::report::Row>,
     },
     ExperimentDone(Box<ExperimentReport>),
 }

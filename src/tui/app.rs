@@ -172,6 +172,8 @@ pub struct Running {
     pub done: usize,
     /// Fraction of the current experiment, from `Progress::Partial`.
     pub partial: f64,
+    /// Pareto points streamed so far per experiment still being searched.
+    pub streamed: Vec<(String, Vec<crate::report::Row>)>,
 }
 
 impl Running {
@@ -189,10 +191,21 @@ impl Running {
                 self.done = 0;
                 self.partial = 0.0;
             }
-            ProgressMsg::Partial { done_fraction, .. } => self.partial = *done_fraction,
-            ProgressMsg::ExperimentDone(_) => {
+            ProgressMsg::Partial {
+                experiment,
+                done_fraction,
+                pareto,
+            } => {
+                self.partial = *done_fraction;
+                match self.streamed.iter_mut().find(|(n, _)| n == experiment) {
+                    Some((_, rows)) => *rows = pareto.clone(),
+                    None => self.streamed.push((experiment.clone(), pareto.clone())),
+                }
+            }
+            ProgressMsg::ExperimentDone(e) => {
                 self.done += 1;
                 self.partial = 0.0;
+                self.streamed.retain(|(n, _)| *n != e.name);
             }
         }
     }

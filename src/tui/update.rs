@@ -17,6 +17,7 @@ pub fn request_search(app: &mut App) -> Effect {
         planned: 0,
         done: 0,
         partial: 0.0,
+        streamed: Vec::new(),
     });
     Effect::Search {
         generation: app.generation,

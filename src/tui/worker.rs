@@ -45,10 +45,11 @@ impl From<Progress> for ProgressMsg {
             Progress::Partial {
                 experiment,
                 done_fraction,
-                ..
+                pareto,
             } => ProgressMsg::Partial {
                 experiment,
                 done_fraction,
+                pareto,
             },
             Progress::ExperimentDone(e) => ProgressMsg::ExperimentDone(e),
         }

@@ -54,7 +54,19 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         " y tok/s/gpu · x tok/s/user "
     };
     let block = pane_block(app, PaneId::Pareto, hint);
-    if exps.is_empty() {
+    // Points of experiments still being searched, streamed before the search ends.
+    let streamed: Vec<(String, Vec<(f64, f64)>)> = app
+        .running
+        .as_ref()
+        .map(|r| {
+            r.streamed
+                .iter()
+                .map(|(n, rows)| (n.clone(), points(rows).0))
+                .filter(|(_, p)| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if exps.is_empty() && streamed.is_empty() {
         f.render_widget(Paragraph::new(empty_text(app)).block(block), area);
         return;
     }
@@ -84,6 +96,7 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
     let all = series
         .iter()
         .flat_map(|(_, a, b)| a.iter().chain(b.iter()))
+        .chain(streamed.iter().flat_map(|(_, p)| p.iter()))
         .chain(selected.iter());
     let (mut max_x, mut max_y) = (0.0f64, 0.0f64);
     for (x, y) in all {
@@ -135,6 +148,15 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                 .marker(MARKERS[i % MARKERS.len()])
                 .style(style)
                 .data(ok),
+        );
+    }
+    for (name, pts) in &streamed {
+        datasets.push(
+            Dataset::default()
+                .name(format!("{name} (searching)"))
+                .marker(Marker::Dot)
+                .style(Style::new().fg(Color::Yellow))
+                .data(pts),
         );
     }
     if !selected.is_empty() {
