@@ -25,7 +25,7 @@ pub struct MoeShape {
 /// matrix (`gemm`, `moe`, `context_attention`, `generation_attention`,
 /// `context_mla`, `generation_mla`), after the engine's source resolution
 /// (requested version, declared reuse, older versions, filtered cross-backend).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuantTable {
     pub ops: BTreeMap<String, Vec<String>>,
     /// (fmha, kv cache) pairs per fmha-keyed context op.
@@ -279,8 +279,14 @@ impl Database {
             Some(r) => r,
             None => {
                 let computed = Arc::new(
-                    super::quants::compute(self.systems_dir(), &system, backend, version)
-                        .map_err(|e| e.to_string()),
+                    super::meta_cache::quant_table(
+                        self.systems_dir(),
+                        &system,
+                        backend,
+                        version,
+                        || super::quants::compute(self.systems_dir(), &system, backend, version),
+                    )
+                    .map_err(|e| e.to_string()),
                 );
                 lock(&self.inner.quants).insert(key, computed.clone());
                 computed

@@ -8,6 +8,7 @@ pub mod fetch;
 pub mod lanes;
 pub mod large_ep;
 pub mod locate;
+mod meta_cache;
 mod quants;
 pub mod spec;
 pub mod versions;
