@@ -24,11 +24,28 @@ pub enum StepKey {
 
 type MemoKey = (u64, u32, u32, u32, StepKey);
 
+/// Breakdown requests for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum DetailKey {
+    Agg { ctx: u32, gen: u32, genonly: u32 },
+    Static { batch: u32, prefill: bool },
+    Sol { batch: u32, prefill: bool },
+}
+
+#[derive(Clone)]
+enum DetailValue {
+    Agg(Option<(OpList, OpList)>),
+    Ops(Option<OpList>),
+    Sol(Option<crate::search::pricer::SolList>),
+}
+
 /// Engines and step results shared across searches (one per process).
 #[derive(Default)]
 pub struct EngineCache {
     engines: Mutex<HashMap<(u64, PathBuf), Arc<Engine>>>,
     steps: Mutex<HashMap<MemoKey, Result<f64, PriceError>>>,
+    /// Per-op breakdowns of shown rows, memoized like the steps.
+    details: Mutex<HashMap<(u64, u32, u32, u32, DetailKey), DetailValue>>,
     evaluations: AtomicU64,
     hits: AtomicU64,
 }
@@ -120,6 +137,20 @@ fn err(e: aiconfigurator_core::AicError) -> PriceError {
 }
 
 impl EnginePricer {
+    fn detail(&self, k: DetailKey, f: impl FnOnce() -> DetailValue) -> DetailValue {
+        let key = (self.spec_id, self.isl, self.osl, self.prefix, k);
+        if let Ok(map) = self.cache.details.lock() {
+            if let Some(v) = map.get(&key) {
+                return v.clone();
+            }
+        }
+        let v = f();
+        if let Ok(mut map) = self.cache.details.lock() {
+            map.insert(key, v.clone());
+        }
+        v
+    }
+
     fn key(&self, k: StepKey) -> MemoKey {
         (self.spec_id, self.isl, self.osl, self.prefix, k)
     }
@@ -179,14 +210,46 @@ impl Pricer for EnginePricer {
     }
 
     fn agg_ops(&self, ctx: u32, gen: u32, genonly_batch: u32) -> Option<(OpList, OpList)> {
-        agg_breakdown(self, ctx, gen, genonly_batch).ok()
+        let k = DetailKey::Agg {
+            ctx,
+            gen,
+            genonly: genonly_batch,
+        };
+        match self.detail(k, || {
+            DetailValue::Agg(agg_breakdown(self, ctx, gen, genonly_batch).ok())
+        }) {
+            DetailValue::Agg(v) => v,
+            _ => None,
+        }
     }
 
     fn static_ops(&self, batch: u32, prefill: bool) -> Option<OpList> {
-        static_breakdown(self, batch, prefill, 1.0).ok()
+        let k = DetailKey::Static { batch, prefill };
+        match self.detail(k, || {
+            DetailValue::Ops(static_breakdown(self, batch, prefill, 1.0).ok())
+        }) {
+            DetailValue::Ops(v) => v,
+            _ => None,
+        }
     }
 
     fn sol_full(&self, batch: u32, prefill: bool) -> Option<crate::search::pricer::SolList> {
+        let k = DetailKey::Sol { batch, prefill };
+        match self.detail(k, || {
+            DetailValue::Sol(self.sol_full_uncached(batch, prefill))
+        }) {
+            DetailValue::Sol(v) => v,
+            _ => None,
+        }
+    }
+}
+
+impl EnginePricer {
+    fn sol_full_uncached(
+        &self,
+        batch: u32,
+        prefill: bool,
+    ) -> Option<crate::search::pricer::SolList> {
         let r = if prefill {
             let s = self.isl.checked_sub(self.prefix).filter(|s| *s > 0)?;
             let ops = self.spec_json.get("context_ops")?.to_string();
