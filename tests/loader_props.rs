@@ -208,3 +208,28 @@ fn every_example_survives_line_deletion() {
         }
     }
 }
+
+// The cargo-fuzz target's property, run here over its seed corpus so the target
+// keeps compiling against the loader's API and its property holds on the seeds.
+#[path = "../fuzz/fuzz_targets/fuzz_catalog.rs"]
+mod fuzz_catalog;
+
+#[test]
+fn fuzz_property_holds_on_the_seed_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/load");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz corpus") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("seed");
+        fuzz_catalog::check(&bytes);
+        // Truncations exercise the half-typed files users save mid-edit.
+        for cut in [
+            bytes.len() / 3,
+            bytes.len() / 2,
+            bytes.len().saturating_sub(7),
+        ] {
+            fuzz_catalog::check(&bytes[..cut]);
+        }
+        n += 1;
+    }
+    assert!(n > 0, "no seeds in {}", dir.display());
+}
