@@ -98,17 +98,55 @@ fn has_line_col(s: &str) -> bool {
     })
 }
 
+/// Two small real experiments with the fixture's names, so the same screen checks apply.
+const REAL_BOTH: &str = "qwen_agg:\n  mode: patch\n  serving_mode: agg\n  model_path: Qwen/Qwen3-8B\n  total_gpus: 8\n  system_name: h100_sxm\n  isl: 2000\n  osl: 200\nqwen_disagg:\n  mode: patch\n  serving_mode: disagg\n  model_path: Qwen/Qwen3-8B\n  total_gpus: 8\n  system_name: h100_sxm\n  isl: 2000\n  osl: 200\n";
+
 #[test]
 fn live_session_in_tmux() {
+    let real = std::env::var("XPYD_E2E_ENGINE").is_ok_and(|v| v == "real");
+    session(if real {
+        Variant::DemoRealEngine
+    } else {
+        Variant::DemoFake
+    });
+}
+
+/// The shipped `xpyd` binary itself, on the real engine (measured database when
+/// one is found, built-in SOL specs otherwise).
+#[test]
+fn real_binary_session_in_tmux() {
+    session(Variant::RealBinary);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    DemoFake,
+    DemoRealEngine,
+    RealBinary,
+}
+
+fn session(variant: Variant) {
     if !tmux_available() {
         eprintln!("SKIPPED e2e_tmux: tmux is not installed (apt-get install tmux)");
         return;
     }
-    let real = std::env::var("XPYD_E2E_ENGINE").is_ok_and(|v| v == "real");
-    let bin = demo_binary();
+    // Loose screen checks only when driving an arbitrary user file.
+    let real = variant == Variant::DemoRealEngine;
+    let bin = if variant == Variant::RealBinary {
+        PathBuf::from(env!("CARGO_BIN_EXE_xpyd"))
+    } else {
+        demo_binary()
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("exp.yaml");
-    let (initial, both, agg_only) = if real {
+    let real_agg_only = REAL_BOTH
+        .split("qwen_disagg:")
+        .next()
+        .unwrap_or(REAL_BOTH)
+        .to_string();
+    let (initial, both, agg_only) = if variant == Variant::RealBinary {
+        (REAL_BOTH.to_string(), REAL_BOTH.to_string(), real_agg_only)
+    } else if real {
         let src = std::env::var("XPYD_E2E_FILE").expect("XPYD_E2E_FILE names a real exp YAML");
         let text = std::fs::read_to_string(&src).expect("reading XPYD_E2E_FILE");
         (text.clone(), text.clone(), text)
@@ -124,12 +162,12 @@ fn live_session_in_tmux() {
         dir.path().join("tui.log").display(),
         bin.display()
     );
-    if !real {
+    if variant == Variant::DemoFake {
         run.push_str(&format!(" --fake '{}'", fixture.display()));
     }
     run.push_str(" exp.yaml; echo EXITED $?; sleep 60");
     let tmux = Tmux {
-        socket: format!("xpyd-e2e-{}", std::process::id()),
+        socket: format!("xpyd-e2e-{}-{}", std::process::id(), variant as u8),
     };
     let out = tmux.cmd(&[
         "new-session",
