@@ -315,12 +315,13 @@ pub fn round_half_even(x: f64, digits: i32) -> f64 {
     r / m
 }
 
+/// Worked-example workers shared by the unit tests of several modules.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
 
-    /// Qwen3-32B tp4 on h100, trtllm agg at b=160, isl/osl 4000/1000 (reference worked check).
-    fn qwen32b_tp4() -> WorkerMemory {
+    /// Qwen3-32B tp4 on h100, trtllm (the reference's worked memory check).
+    pub(crate) fn qwen32b_tp4() -> WorkerMemory {
         WorkerMemory {
             backend: Backend::Trtllm,
             family: Family::Llama,
@@ -351,6 +352,12 @@ mod tests {
             backend_version: "1.3.0rc20".into(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::qwen32b_tp4;
+    use super::*;
 
     #[test]
     fn agg_footprint_matches_worked_check() {

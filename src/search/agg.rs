@@ -311,8 +311,6 @@ pub fn select_rows(points: &[AggPoint], tpot_targets: &[f64]) -> Vec<AggPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::memory::KvLayout;
-    use crate::exp::Family;
 
     /// Step costs of the reference's worked example (Qwen3-32B tp4 h100 trtllm).
     struct Worked;
@@ -333,32 +331,7 @@ mod tests {
         }
     }
 
-    pub(crate) fn qwen_mem() -> WorkerMemory {
-        WorkerMemory {
-            backend: Backend::Trtllm,
-            family: Family::Llama,
-            tp: 4,
-            pp: 1,
-            dp: 1,
-            moe_ep: 1,
-            nextn: 0,
-            weight_bytes: 15.256 * crate::engine::memory::GIB,
-            act_width: 8192.0,
-            hidden: 5120.0,
-            num_experts: 0,
-            topk: 0,
-            kv: KvLayout::Gqa {
-                kv_heads: 8,
-                head_dim: 128,
-                layers: 64,
-            },
-            kv_bytes_per_elem: 2.0,
-            nccl_mem: [0.0, 342.0 * 1048576.0, 392.0 * 1048576.0, 392.0 * 1048576.0],
-            other_mem: 3.5 * crate::engine::memory::GIB,
-            capacity_bytes: 80.0 * crate::engine::memory::GIB,
-            backend_version: "1.3.0rc20".into(),
-        }
-    }
+    use crate::engine::memory::test_support::qwen32b_tp4 as qwen_mem;
 
     #[test]
     fn worked_example_scheduler() {

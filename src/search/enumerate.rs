@@ -1,67 +1,11 @@
 //! Parallel-layout enumeration: the candidate lists crossed in the
 //! reference's loop order, filtered by the divisibility and backend rules.
 
-use crate::domain::{Backend, Parallel};
+use crate::domain::Backend;
 use crate::exp::SearchSpace;
 
-/// Every layout the lists allow, in evaluation order (tp → pp → dp → moe_tp → moe_ep → cp).
-pub fn enumerate(space: &SearchSpace, is_moe: bool, backend: Backend) -> Vec<Parallel> {
-    let cps: Vec<u32> = if backend == Backend::Sglang {
-        space.cp.clone()
-    } else {
-        vec![1]
-    };
-    let mut out = Vec::new();
-    for &tp in &space.tp {
-        for &pp in &space.pp {
-            if !is_moe {
-                for &cp in &cps {
-                    if space.num_gpu.contains(&(tp * pp * cp)) {
-                        out.push(Parallel {
-                            tp,
-                            pp,
-                            dp: 1,
-                            moe_tp: 1,
-                            moe_ep: 1,
-                            cp,
-                        });
-                    }
-                }
-                continue;
-            }
-            for &dp in &space.dp {
-                for &moe_tp in &space.moe_tp {
-                    for &moe_ep in &space.moe_ep {
-                        for &cp in &cps {
-                            let p = Parallel {
-                                tp,
-                                pp,
-                                dp,
-                                moe_tp,
-                                moe_ep,
-                                cp,
-                            };
-                            if !space.num_gpu.contains(&p.gpus()) || dp * tp * cp != moe_tp * moe_ep
-                            {
-                                continue;
-                            }
-                            let backend_ok = match backend {
-                                // Attention TP and attention DP do not combine on TRT-LLM.
-                                Backend::Trtllm => !(dp > 1 && tp > 1),
-                                Backend::Vllm => !(moe_tp > 1 && moe_ep > 1),
-                                Backend::Sglang => true,
-                            };
-                            if backend_ok {
-                                out.push(p);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
+/// Every layout the lists allow, in evaluation order (one implementation, shared with the loader).
+pub use crate::exp::enumerate;
 
 /// Why the lists produce no layout at all, for the loader and "why not" views.
 pub fn explain_empty(space: &SearchSpace, is_moe: bool, backend: Backend) -> String {
@@ -125,7 +69,7 @@ mod tests {
     #[test]
     fn dense_ignores_moe_lists_and_keeps_order() {
         let s = space(&[1, 2, 4, 8], &[1, 2, 4, 8], &[1, 2], &[1, 2], &[1, 2]);
-        let v = enumerate(&s, false, Backend::Trtllm);
+        let v = enumerate(&s, false, Backend::Trtllm, None);
         let labels: Vec<String> = v.iter().map(|p| p.to_string()).collect();
         assert_eq!(
             labels,
@@ -142,18 +86,18 @@ mod tests {
     fn moe_rules_per_backend() {
         let x = [1, 2, 4, 8];
         let s = space(&[8], &x, &x, &x, &x);
-        let trt = enumerate(&s, true, Backend::Trtllm);
+        let trt = enumerate(&s, true, Backend::Trtllm, None);
         assert!(trt
             .iter()
             .all(|p| !(p.dp > 1 && p.tp > 1) && p.tp * p.dp == p.moe_tp * p.moe_ep));
         assert!(trt.iter().any(|p| p.to_string() == "tp1pp1dp8etp1ep8"));
-        let vllm = enumerate(&s, true, Backend::Vllm);
+        let vllm = enumerate(&s, true, Backend::Vllm, None);
         assert!(vllm.iter().all(|p| !(p.moe_tp > 1 && p.moe_ep > 1)));
-        let sgl = enumerate(&s, true, Backend::Sglang);
+        let sgl = enumerate(&s, true, Backend::Sglang, None);
         assert!(sgl.len() > trt.len());
         // DeepSeek seed example restriction: 8 GPUs, tp 1, ep 8.
         let ds = space(&[8], &[1], &[1, 2, 4, 8], &[1], &[8]);
-        let v = enumerate(&ds, true, Backend::Trtllm);
+        let v = enumerate(&ds, true, Backend::Trtllm, None);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].to_string(), "tp1pp1dp8etp1ep8");
     }
@@ -161,7 +105,7 @@ mod tests {
     #[test]
     fn explains_empty_products() {
         let s = space(&[16], &[1, 2], &[1], &[1], &[1]);
-        assert!(enumerate(&s, false, Backend::Trtllm).is_empty());
+        assert!(enumerate(&s, false, Backend::Trtllm, None).is_empty());
         assert!(explain_empty(&s, false, Backend::Trtllm).contains("num_gpu_per_worker [16]"));
     }
 }

@@ -197,7 +197,12 @@ type Outcome = (Vec<Row>, Vec<Rejection>, Option<String>, u64, Workers);
 fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
     let task = ctx.task;
     let is_moe = ctx.factory.is_moe(task, RoleKind::Agg);
-    let layouts = enumerate(&role.search, is_moe, role.backend);
+    let layouts = enumerate(
+        &role.search,
+        is_moe,
+        role.backend,
+        task.moe_backend.as_deref(),
+    );
     if layouts.is_empty() {
         let why = explain_empty(&role.search, is_moe, role.backend);
         return (
@@ -587,7 +592,12 @@ fn sweep_pool(
 ) -> PoolOutcome {
     let task = ctx.task;
     let is_moe = ctx.factory.is_moe(task, kind);
-    let layouts = enumerate(&role.search, is_moe, role.backend);
+    let layouts = enumerate(
+        &role.search,
+        is_moe,
+        role.backend,
+        task.moe_backend.as_deref(),
+    );
     let mut out = PoolOutcome {
         points: Vec::new(),
         rejected: Vec::new(),
