@@ -725,10 +725,34 @@ impl Database {
         moe_quant: MoeQuant,
         phase: Phase,
     ) -> BTreeMap<String, BTreeSet<u32>> {
-        let mut out = BTreeMap::new();
         if self.kind() == DbKind::Builtin {
-            return out;
+            return BTreeMap::new();
         }
+        let key = format!(
+            "{}/{}/{}/{}/{}/{}",
+            shape.hidden_size,
+            shape.moe_inter_size,
+            shape.topk,
+            shape.num_experts,
+            moe_quant.name(),
+            phase.name()
+        );
+        let dir = self.systems_dir().to_path_buf();
+        super::meta_cache::large_ep_coverage(&dir, system, backend, version, &key, || {
+            self.large_ep_coverage_uncached(system, backend, version, shape, moe_quant, phase)
+        })
+    }
+
+    fn large_ep_coverage_uncached(
+        &self,
+        system: &str,
+        backend: Backend,
+        version: &str,
+        shape: &MoeShape,
+        moe_quant: MoeQuant,
+        phase: Phase,
+    ) -> BTreeMap<String, BTreeSet<u32>> {
+        let mut out = BTreeMap::new();
         let Ok(spec) = self.system_spec(system) else {
             return out;
         };

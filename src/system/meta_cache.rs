@@ -1,12 +1,14 @@
 //! A small on-disk cache of facts derived from the measured database (which
-//! quant modes each table holds). Deriving them reads parquet columns and costs
-//! a few hundred ms per (system, backend, version); the database folder does
-//! not change once fetched, so a later process reuses the answer. Entries are
-//! keyed by the folder and its modification times: a changed folder misses.
+//! quant modes each table holds, which expert-parallel sizes the all-to-all
+//! data covers). Deriving them reads parquet columns and costs a few hundred ms
+//! per (system, backend, version); the database folder does not change once
+//! fetched, so a later process reuses the answer. Entries are keyed by the
+//! folder and its modification times: a changed folder misses.
 
 use super::database::QuantTable;
 use super::DbError;
 use crate::domain::Backend;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -18,8 +20,16 @@ fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
-/// Cache file for one key, or `None` when there is no cache folder.
-fn entry(systems_dir: &Path, system: &str, backend: Backend, version: &str) -> Option<PathBuf> {
+/// Cache file for one key, or `None` when there is no cache folder. `what`
+/// names the kind of fact and `extra` whatever else the fact depends on.
+fn entry(
+    systems_dir: &Path,
+    what: &str,
+    system: &str,
+    backend: Backend,
+    version: &str,
+    extra: &str,
+) -> Option<PathBuf> {
     let root = std::env::var_os("XPYD_META_CACHE")
         .map(PathBuf::from)
         .or_else(|| super::locate::default_cache_root().map(|r| r.join("meta")))?;
@@ -33,6 +43,8 @@ fn entry(systems_dir: &Path, system: &str, backend: Backend, version: &str) -> O
         system,
         backend.name(),
         version,
+        what,
+        extra,
     )
         .hash(&mut h);
     for p in [
@@ -48,22 +60,18 @@ fn entry(systems_dir: &Path, system: &str, backend: Backend, version: &str) -> O
     ] {
         mtime(&p).hash(&mut h);
     }
-    Some(root.join(format!("quants-{:016x}.json", h.finish())))
+    Some(root.join(format!("{what}-{:016x}.json", h.finish())))
 }
 
-/// The quant table for a key: from the cache when present, else `compute`d and stored.
-/// Cache problems are never errors: the value is simply computed again.
-pub fn quant_table(
-    systems_dir: &Path,
-    system: &str,
-    backend: Backend,
-    version: &str,
-    compute: impl FnOnce() -> Result<Option<QuantTable>, DbError>,
-) -> Result<Option<QuantTable>, DbError> {
-    let path = entry(systems_dir, system, backend, version);
+/// `compute`d once per key, then served from disk. Cache problems are never
+/// errors: the value is simply computed again.
+fn cached<T, E>(path: Option<PathBuf>, compute: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
     if let Some(p) = &path {
         if let Ok(text) = std::fs::read_to_string(p) {
-            if let Ok(v) = serde_json::from_str::<Option<QuantTable>>(&text) {
+            if let Ok(v) = serde_json::from_str::<T>(&text) {
                 return Ok(v);
             }
         }
@@ -79,6 +87,39 @@ pub fn quant_table(
         }
     }
     Ok(value)
+}
+
+/// The quant table of (system, backend, version).
+pub fn quant_table(
+    systems_dir: &Path,
+    system: &str,
+    backend: Backend,
+    version: &str,
+    compute: impl FnOnce() -> Result<Option<QuantTable>, DbError>,
+) -> Result<Option<QuantTable>, DbError> {
+    cached(
+        entry(systems_dir, "quants", system, backend, version, ""),
+        compute,
+    )
+}
+
+/// Large-EP coverage (comm backend → EP sizes) of one MoE shape, quant and phase.
+pub fn large_ep_coverage(
+    systems_dir: &Path,
+    system: &str,
+    backend: Backend,
+    version: &str,
+    key: &str,
+    compute: impl FnOnce() -> BTreeMap<String, BTreeSet<u32>>,
+) -> BTreeMap<String, BTreeSet<u32>> {
+    let r: Result<_, std::convert::Infallible> = cached(
+        entry(systems_dir, "large-ep", system, backend, version, key),
+        || Ok(compute()),
+    );
+    match r {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +151,23 @@ mod tests {
         std::fs::write(db.path().join("query_versions.yaml"), "x: 2\n").unwrap();
         let _ = quant_table(db.path(), "h100_sxm", Backend::Trtllm, "1.0", compute).unwrap();
         assert_eq!(calls.get(), 3, "a modified database folder misses");
+
+        // Large-EP facts are keyed by shape/quant/phase too: no collisions.
+        let a = large_ep_coverage(db.path(), "h100_sxm", Backend::Trtllm, "1.0", "ctx", || {
+            BTreeMap::from([("x".to_string(), BTreeSet::from([8]))])
+        });
+        let b = large_ep_coverage(db.path(), "h100_sxm", Backend::Trtllm, "1.0", "gen", || {
+            BTreeMap::from([("y".to_string(), BTreeSet::from([16]))])
+        });
+        assert_ne!(a, b);
+        let again = large_ep_coverage(
+            db.path(),
+            "h100_sxm",
+            Backend::Trtllm,
+            "1.0",
+            "ctx",
+            BTreeMap::new,
+        );
+        assert_eq!(again, a, "served from disk");
     }
 }
