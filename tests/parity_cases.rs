@@ -185,3 +185,45 @@ fn parity_with_reference_cases() {
         failures.join("\n")
     );
 }
+
+/// `--save-dir` CSVs are the reference's own files, byte for byte, on a case
+/// without exact ties (tied rows are ordered by pandas' unstable sort there).
+#[test]
+fn csv_files_equal_the_reference_csvs() {
+    let Some(dir) = cases_dir() else {
+        eprintln!("SKIP: ../shared/parity/cases not found");
+        return;
+    };
+    let Some(session) = measured_session() else {
+        eprintln!("SKIP: no measured database (run `xpyd db fetch` or set XPYD_SYSTEMS_DIR)");
+        return;
+    };
+    let case = dir.join("qwen32b_h200_trtllm_defaults");
+    let opts = RunOptions {
+        top_n: 5,
+        ..Default::default()
+    };
+    let report = session
+        .run_file(
+            &case.join("input.yaml"),
+            &opts,
+            &CancelToken::new(),
+            &|_| {},
+        )
+        .expect("run");
+    let mut compared = 0;
+    for e in &report.experiments {
+        for (rows, file) in [
+            (&e.top, format!("top_{}.csv", e.name)),
+            (&e.pareto, format!("pareto_{}.csv", e.name)),
+        ] {
+            let reference = std::fs::read_to_string(case.join(&file))
+                .expect("reference csv")
+                .replace("\r\n", "\n");
+            let ours = xpyd::report::csv::rows_csv(e, rows);
+            assert_eq!(ours.trim_end(), reference.trim_end(), "{file}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 4);
+}

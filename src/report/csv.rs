@@ -123,6 +123,11 @@ fn num(x: f64) -> String {
     }
 }
 
+/// An integer-valued column (batch × workers products).
+fn int(x: f64) -> String {
+    format!("{}", x.round() as i64)
+}
+
 fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -140,14 +145,14 @@ fn agg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
         e.isl.to_string(),
         e.osl.to_string(),
         e.prefix.to_string(),
-        num(r.concurrency / replicas),
+        int(r.concurrency / replicas),
         num(r.seq_per_s),
         r.bs.unwrap_or(0).to_string(),
         a.global_bs.to_string(),
         num(r.ttft_ms),
         num(r.tpot_ms),
         num(r.request_latency_ms),
-        num(0.0),
+        "0".into(),
         num(0.0),
         num(r.seq_per_s),
         num(r.seq_per_s_per_gpu),
@@ -169,11 +174,12 @@ fn agg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
         a.comm.clone(),
         num(r.memory_gib),
         num(a.balance_score),
-        a.num_ctx_reqs.to_string(),
-        a.num_gen_reqs.to_string(),
-        a.num_tokens.to_string(),
+        // The reference computes these with float arithmetic (ceil), so they print as floats.
+        num(a.num_ctx_reqs as f64),
+        num(a.num_gen_reqs as f64),
+        num(a.num_tokens as f64),
         r.ctx_tokens.unwrap_or(0).to_string(),
-        a.gen_tokens.to_string(),
+        num(a.gen_tokens as f64),
         a.backend.clone(),
         a.version.clone(),
         a.system.clone(),
@@ -218,7 +224,7 @@ fn disagg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
         e.isl.to_string(),
         e.osl.to_string(),
         e.prefix.to_string(),
-        num(r.concurrency / replicas),
+        int(r.concurrency / replicas),
         num(r.seq_per_s),
         p.bs.to_string(),
         p.global_bs.to_string(),
