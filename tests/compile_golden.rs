@@ -7,7 +7,12 @@ use xpyd::domain::*;
 use xpyd::engine::compile::{compile, CompileRequest, LaneOrders, MoeCommBackends};
 use xpyd::model::load_model;
 
-const REFERENCE_SYSTEMS: &str = "/work/V/lib/python3.11/site-packages/aiconfigurator_core/systems";
+/// The measured database wherever it is found (`XPYD_SYSTEMS_DIR`, a python
+/// package or xpyd's cache, as in CI).
+fn reference_systems() -> Option<PathBuf> {
+    let loc = xpyd::system::locate(None).ok()?;
+    (loc.kind == xpyd::system::DbKind::Measured).then_some(loc.systems_dir)
+}
 
 fn fixture_dir() -> PathBuf {
     std::env::var_os("XPYD_SPEC_DIR")
@@ -299,11 +304,11 @@ fn rejected_tuples_explain_why() {
 #[test]
 fn compiled_spec_runs_in_engine() {
     use aiconfigurator_core::engine::Engine;
-    let root = Path::new(REFERENCE_SYSTEMS);
-    if !root.join("h100_sxm.yaml").is_file() {
-        eprintln!("skipped: reference systems database not present at {REFERENCE_SYSTEMS}");
+    let Some(root) = reference_systems().filter(|r| r.join("h100_sxm.yaml").is_file()) else {
+        eprintln!("skipped: no measured database (run `xpyd db fetch` or set XPYD_SYSTEMS_DIR)");
         return;
-    }
+    };
+    let root = root.as_path();
     let (m, q) = qwen32b_request_parts();
     let mut req = CompileRequest::new(
         &m,

@@ -2,9 +2,14 @@ use super::*;
 use crate::domain::{FmhaQuant, GemmQuant, KvQuant, MoeQuant};
 
 /// The reference install's shipped HF configs, when present on this machine.
+/// The model configs shipped with the measured database, wherever it was found
+/// (`XPYD_SYSTEMS_DIR`, a python package or xpyd's cache, as in CI).
 pub(crate) fn reference_model_configs() -> Option<PathBuf> {
-    let p = PathBuf::from("/work/V/lib/python3.11/site-packages/aiconfigurator_core/model_configs");
-    p.is_dir().then_some(p)
+    let loc = crate::system::locate(None).ok()?;
+    if loc.kind != crate::system::DbKind::Measured {
+        return None;
+    }
+    loc.model_configs_dir.filter(|p| p.is_dir())
 }
 
 #[test]
