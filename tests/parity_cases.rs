@@ -25,6 +25,22 @@ fn measured_session() -> Option<Session> {
     (s.database_info().kind == "measured").then_some(s)
 }
 
+/// Search one case folder's `input.yaml` with the reference's top-N of 5.
+fn run_case(session: &Session, case: &Path) -> xpyd::report::RunReport {
+    let opts = RunOptions {
+        top_n: 5,
+        ..Default::default()
+    };
+    session
+        .run_file(
+            &case.join("input.yaml"),
+            &opts,
+            &CancelToken::new(),
+            &|_| {},
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
+}
+
 fn best_config(row: &Value, mode: &str) -> String {
     if mode == "agg" {
         return row["parallel"].as_str().unwrap_or("").to_string();
@@ -84,18 +100,7 @@ fn parity_with_reference_cases() {
             &std::fs::read_to_string(path.join("expected.json")).expect("expected"),
         )
         .expect("expected.json");
-        let opts = RunOptions {
-            top_n: 5,
-            ..Default::default()
-        };
-        let report = session
-            .run_file(
-                &path.join("input.yaml"),
-                &opts,
-                &CancelToken::new(),
-                &|_| {},
-            )
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let report = run_case(&session, &path);
         let Some(exps) = expected["experiments"].as_object() else {
             continue;
         };
@@ -199,18 +204,7 @@ fn csv_files_equal_the_reference_csvs() {
         return;
     };
     let case = dir.join("qwen32b_h200_trtllm_defaults");
-    let opts = RunOptions {
-        top_n: 5,
-        ..Default::default()
-    };
-    let report = session
-        .run_file(
-            &case.join("input.yaml"),
-            &opts,
-            &CancelToken::new(),
-            &|_| {},
-        )
-        .expect("run");
+    let report = run_case(&session, &case);
     let mut compared = 0;
     for e in &report.experiments {
         for (rows, file) in [
