@@ -491,7 +491,7 @@ fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Detail> {
 
 fn agg_row(task: &Task, role: &Role, pt: &AggPoint) -> Row {
     let g = pt.parallel.gpus();
-    let replicas = if g > 0 { task.total_gpus / g } else { 0 };
+    let replicas = pick::replicas(g, task.total_gpus);
     let nctx = pt.ctx_tokens.div_ceil(task.isl.max(1));
     let (num_ctx, num_gen) = if pt.bs == 1 {
         (1, 1)
@@ -810,7 +810,7 @@ fn worker_row(role: &Role, w: &WorkerPoint, workers: u32, latency: f64) -> Worke
 
 fn disagg_row(task: &Task, prole: &Role, drole: &Role, m: &DisaggRow, detail: Detail) -> Row {
     let g = m.num_total_gpus;
-    let replicas = if g > 0 { task.total_gpus / g } else { 0 };
+    let replicas = pick::replicas(g, task.total_gpus);
     let pw = worker_row(prole, &m.prefill, m.prefill_workers, m.ttft);
     let dw = worker_row(drole, &m.decode, m.decode_workers, m.tpot);
     Row {

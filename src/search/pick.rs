@@ -3,12 +3,17 @@
 
 use crate::report::Row;
 
+/// Whole replicas of `replica_gpus` GPUs that fit in `total_gpus`.
+pub fn replicas(replica_gpus: u32, total_gpus: u32) -> u32 {
+    total_gpus.checked_div(replica_gpus).unwrap_or(0)
+}
+
 /// tokens/s/gpu charged for the GPUs a whole number of replicas leaves idle.
 pub fn cluster_tokens_per_gpu(tokens_s_gpu: f64, replica_gpus: u32, total_gpus: u32) -> f64 {
     if replica_gpus == 0 || total_gpus == 0 {
         return 0.0;
     }
-    let replicas = total_gpus / replica_gpus;
+    let replicas = replicas(replica_gpus, total_gpus);
     tokens_s_gpu * replicas as f64 * replica_gpus as f64 / total_gpus as f64
 }
 
