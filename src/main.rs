@@ -119,28 +119,31 @@ fn main() -> ExitCode {
             top,
             all,
             save_dir,
-        }) => match run::run_file(file, &opts(*top, *all), &CancelToken::new(), &|_| {}) {
-            Ok(rep) => {
-                let mut r = print_report(&rep, *format);
-                if let (Ok(()), Some(dir)) = (&r, save_dir) {
-                    r = save_csvs(&rep, dir);
+        }) => {
+            let shown = |res: Result<RunReport, RunError>| match res {
+                Ok(rep) => {
+                    let mut r = print_report(&rep, *format);
+                    if let (Ok(()), Some(dir)) = (&r, save_dir) {
+                        r = save_csvs(&rep, dir);
+                    }
+                    // Experiments that could not be set up fail the run, after the
+                    // others have been reported.
+                    let broken: Vec<String> = rep
+                        .experiments
+                        .iter()
+                        .filter(|e| e.status == report::Status::Error)
+                        .filter_map(|e| e.error.clone())
+                        .collect();
+                    if r.is_ok() && !broken.is_empty() {
+                        r = Err(broken.join("\n"));
+                    }
+                    r
                 }
-                // Experiments that could not be set up fail the run, after the
-                // others have been reported.
-                let broken: Vec<String> = rep
-                    .experiments
-                    .iter()
-                    .filter(|e| e.status == report::Status::Error)
-                    .filter_map(|e| e.error.clone())
-                    .collect();
-                if r.is_ok() && !broken.is_empty() {
-                    r = Err(broken.join("\n"));
-                }
-                r
-            }
-            Err(RunError::Load(e)) => Err(e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
+                Err(e) => Err(e.to_string()),
+            };
+            run::run_file(file, &opts(*top, *all), &CancelToken::new(), &|_| {}, shown)
+                .unwrap_or_else(|e| Err(e.to_string()))
+        }
         Some(Command::Check { file }) => {
             run::check_file(file, &opts(5, false)).map(|summary| println!("{summary}"))
         }

@@ -157,9 +157,10 @@ fn session(variant: Variant) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report_qwen.json");
     // VISUAL/EDITOR=true: `e` suspends the app, "edits" and returns at once.
     let mut run = format!(
-        "cd '{}' && VISUAL=true EDITOR=true XPYD_LOG='{}' '{}'",
+        "cd '{}' && VISUAL=true EDITOR=true XPYD_LOG='{}' XPYD_STEP_CACHE='{}' '{}'",
         dir.path().display(),
         dir.path().join("tui.log").display(),
+        dir.path().join("steps").display(),
         bin.display()
     );
     if variant == Variant::DemoFake {
@@ -274,4 +275,28 @@ fn session(variant: Variant) {
     );
     let s = tmux.capture();
     assert!(!s.contains("Experiments"), "the app's screen is gone:\n{s}");
+
+    // The real engine kept what it priced for the next process.
+    if variant == Variant::RealBinary {
+        let stored = walk_files(&dir.path().join("steps"));
+        assert!(
+            stored
+                .iter()
+                .any(|p| p.extension().is_some_and(|x| x == "bin")),
+            "no step store written: {stored:?}"
+        );
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

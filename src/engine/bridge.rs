@@ -1,123 +1,12 @@
-//! The bridge to the vendor engine: build one `Engine` per distinct op graph
-//! (the vendor shares parsed tables across engines of one database identity),
-//! and memoize every step latency by its exact inputs, so re-searching after
-//! an edit only prices what changed. Caches are exact: a hit returns the very
-//! number the engine returned before.
+//! The bridge to the vendor engine: the latency questions of the sweeps,
+//! answered by the engine of one compiled worker through the exact memo of
+//! [`super::cache`].
 
+use super::cache::{DetailKey, DetailValue, EngineCache, EngineHandle, MemoKey, StepKey};
 use crate::search::pricer::{PriceError, Pricer};
-use aiconfigurator_core::engine::spec::EngineSpec;
 use aiconfigurator_core::engine::{Engine, RuntimeConfig, StaticMode, DEFAULT_STATIC_STRIDE};
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// Step kinds the sweeps ask for, with their exact integer inputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StepKey {
-    Mixed { ctx: u32, gen: u32 },
-    GenOnly { batch: u32 },
-    StaticCtx { batch: u32 },
-    StaticGen { batch: u32 },
-}
-
-type MemoKey = (u64, u32, u32, u32, StepKey);
-
-/// Breakdown requests for display.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum DetailKey {
-    Agg { ctx: u32, gen: u32, genonly: u32 },
-    Static { batch: u32, prefill: bool },
-    Sol { batch: u32, prefill: bool },
-}
-
-#[derive(Clone)]
-enum DetailValue {
-    Agg(Option<(OpList, OpList)>),
-    Ops(Option<OpList>),
-    Sol(Option<crate::search::pricer::SolList>),
-}
-
-/// Engines and step results shared across searches (one per process).
-#[derive(Default)]
-pub struct EngineCache {
-    engines: Mutex<HashMap<(u64, PathBuf), Arc<Engine>>>,
-    steps: Mutex<HashMap<MemoKey, Result<f64, PriceError>>>,
-    /// Per-op breakdowns of shown rows, memoized like the steps.
-    details: Mutex<HashMap<(u64, u32, u32, u32, DetailKey), DetailValue>>,
-    evaluations: AtomicU64,
-    hits: AtomicU64,
-}
-
-/// A stable identity for an op graph: the hash of its canonical bytes.
-fn spec_id(bytes: &[u8]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
-}
-
-impl EngineCache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Engine evaluations actually run (cache misses) since creation.
-    pub fn evaluations(&self) -> u64 {
-        self.evaluations.load(Ordering::Relaxed)
-    }
-
-    /// Step requests answered from the memo.
-    pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
-    }
-
-    /// Build (or reuse) the engine for `spec` over the tables in `systems_root`.
-    pub fn engine(
-        &self,
-        spec: &EngineSpec,
-        systems_root: &Path,
-    ) -> Result<(u64, Arc<Engine>), PriceError> {
-        let bytes = spec
-            .to_bincode()
-            .map_err(|e| PriceError(format!("op graph encoding: {e}")))?;
-        let id = spec_id(&bytes);
-        let key = (id, systems_root.to_path_buf());
-        if let Ok(map) = self.engines.lock() {
-            if let Some(e) = map.get(&key) {
-                return Ok((id, e.clone()));
-            }
-        }
-        // Built outside the lock: loading can take a while and other workers proceed.
-        let engine =
-            Engine::from_spec_bytes(&bytes, systems_root).map_err(|e| PriceError(e.to_string()))?;
-        let engine = Arc::new(engine);
-        if let Ok(mut map) = self.engines.lock() {
-            let e = map.entry(key).or_insert(engine);
-            return Ok((id, e.clone()));
-        }
-        Ok((id, engine))
-    }
-
-    fn memo(
-        &self,
-        key: MemoKey,
-        f: impl FnOnce() -> Result<f64, PriceError>,
-    ) -> Result<f64, PriceError> {
-        if let Ok(map) = self.steps.lock() {
-            if let Some(v) = map.get(&key) {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return v.clone();
-            }
-        }
-        self.evaluations.fetch_add(1, Ordering::Relaxed);
-        let v = f();
-        if let Ok(mut map) = self.steps.lock() {
-            map.insert(key, v.clone());
-        }
-        v
-    }
-}
+use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Prices steps of one compiled worker at one (isl, osl, prefix).
 pub struct EnginePricer {
@@ -125,7 +14,7 @@ pub struct EnginePricer {
     /// The compiled spec as JSON: the SOL_FULL view re-reads its op lists.
     pub spec_json: Arc<serde_json::Value>,
     pub nextn: u32,
-    pub engine: Arc<Engine>,
+    pub engine: EngineHandle,
     pub spec_id: u64,
     pub isl: u32,
     pub osl: u32,
@@ -139,20 +28,33 @@ fn err(e: aiconfigurator_core::AicError) -> PriceError {
 impl EnginePricer {
     fn detail(&self, k: DetailKey, f: impl FnOnce() -> DetailValue) -> DetailValue {
         let key = (self.spec_id, self.isl, self.osl, self.prefix, k);
-        if let Ok(map) = self.cache.details.lock() {
-            if let Some(v) = map.get(&key) {
-                return v.clone();
-            }
-        }
-        let v = f();
-        if let Ok(mut map) = self.cache.details.lock() {
-            map.insert(key, v.clone());
-        }
-        v
+        self.cache.detail(key, f)
+    }
+
+    /// The engine, built now if this is the first question the memo cannot answer.
+    fn engine(&self) -> Result<&Arc<Engine>, PriceError> {
+        self.engine.get(&self.cache, self.spec_id)
     }
 
     fn key(&self, k: StepKey) -> MemoKey {
         (self.spec_id, self.isl, self.osl, self.prefix, k)
+    }
+
+    /// One decode step at kv position `s`, memoized across workloads.
+    fn gen_step(&self, batch: u32, s: u32) -> Result<f64, PriceError> {
+        let key = (self.spec_id, 0, 0, 0, StepKey::GenStep { batch, s });
+        self.cache.step(key, || {
+            let rt = RuntimeConfig {
+                batch_size: batch,
+                isl: s - 1,
+                osl: 2,
+                ..Default::default()
+            };
+            self.engine()?
+                .run_static(&rt, StaticMode::Generation, DEFAULT_STATIC_STRIDE)
+                .map(|r| r.generation_ms)
+                .map_err(err)
+        })
     }
 
     fn runtime(&self, batch: u32) -> RuntimeConfig {
@@ -168,24 +70,24 @@ impl EnginePricer {
 
 impl Pricer for EnginePricer {
     fn mixed_step(&self, ctx: u32, gen: u32) -> Result<f64, PriceError> {
-        self.cache.memo(self.key(StepKey::Mixed { ctx, gen }), || {
-            self.engine
+        self.cache.step(self.key(StepKey::Mixed { ctx, gen }), || {
+            self.engine()?
                 .mixed_step_latency(ctx, gen, self.isl, self.osl, self.prefix, 1.0, 1.0)
                 .map_err(err)
         })
     }
 
     fn genonly_step(&self, batch: u32) -> Result<f64, PriceError> {
-        self.cache.memo(self.key(StepKey::GenOnly { batch }), || {
-            self.engine
+        self.cache.step(self.key(StepKey::GenOnly { batch }), || {
+            self.engine()?
                 .decode_step_latency(batch, self.isl, self.osl, 1.0)
                 .map_err(err)
         })
     }
 
     fn static_ctx(&self, batch: u32) -> Result<f64, PriceError> {
-        self.cache.memo(self.key(StepKey::StaticCtx { batch }), || {
-            self.engine
+        self.cache.step(self.key(StepKey::StaticCtx { batch }), || {
+            self.engine()?
                 .run_static(
                     &self.runtime(batch),
                     StaticMode::Context,
@@ -197,16 +99,30 @@ impl Pricer for EnginePricer {
     }
 
     fn static_gen(&self, batch: u32) -> Result<f64, PriceError> {
-        self.cache.memo(self.key(StepKey::StaticGen { batch }), || {
-            self.engine
-                .run_static(
-                    &self.runtime(batch),
-                    StaticMode::Generation,
-                    DEFAULT_STATIC_STRIDE,
-                )
-                .map(|r| r.generation_ms)
-                .map_err(err)
-        })
+        // The engine's generation pass is a stride quadrature over decode
+        // steps: total = Σ step(s_i) · repeat_i with s_i = isl + i + 1. Pricing
+        // each step on its own (one engine pass with osl = 2, which is exactly
+        // that step times 1) and summing in the same order gives the same
+        // bits, lets the steps run in parallel, and lets edits of osl (or of
+        // isl by a multiple of the stride) reuse most of them.
+        self.cache
+            .composite(self.key(StepKey::StaticGen { batch }), || {
+                if self.osl <= 1 {
+                    return Ok(0.0);
+                }
+                let stride = DEFAULT_STATIC_STRIDE.max(1);
+                let upper = self.osl - 1;
+                let starts: Vec<u32> = (0..upper).step_by(stride as usize).collect();
+                let steps: Vec<Result<f64, PriceError>> = starts
+                    .par_iter()
+                    .map(|&i| self.gen_step(batch, self.isl + i + 1))
+                    .collect();
+                let mut total = 0.0_f64;
+                for (&i, step) in starts.iter().zip(steps) {
+                    total += step? * stride.min(upper - i) as f64;
+                }
+                Ok(total)
+            })
     }
 
     fn agg_ops(&self, ctx: u32, gen: u32, genonly_batch: u32) -> Option<(OpList, OpList)> {
@@ -253,14 +169,16 @@ impl EnginePricer {
         let r = if prefill {
             let s = self.isl.checked_sub(self.prefix).filter(|s| *s > 0)?;
             let ops = self.spec_json.get("context_ops")?.to_string();
-            self.engine
+            self.engine()
+                .ok()?
                 .evaluate_ops_sol_json(&ops, true, batch, s, self.prefix, 1.0, None)
         } else {
             // One decode step mid-generation, at the MTP-widened batch the engine uses.
             let s = self.isl + self.osl / 2 + 1;
             let b = batch.saturating_mul(self.nextn + 1);
             let ops = self.spec_json.get("generation_ops")?.to_string();
-            self.engine
+            self.engine()
+                .ok()?
                 .evaluate_ops_sol_json(&ops, false, b, s, 0, 1.0, None)
         };
         r.ok()
@@ -284,7 +202,7 @@ pub fn agg_breakdown(
     genonly_batch: u32,
 ) -> Result<(OpList, OpList), PriceError> {
     let (a, b, c) = p
-        .engine
+        .engine()?
         .mixed_step_breakdown_per_op(ctx, gen, p.isl, p.osl, p.prefix, 1.0, 1.0)
         .map_err(err)?;
     let mut mixed = ops(a);
@@ -296,7 +214,7 @@ pub fn agg_breakdown(
     mixed.extend(ops(c));
     let genonly = if genonly_batch > 0 {
         ops(p
-            .engine
+            .engine()?
             .decode_step_per_op(genonly_batch, p.isl, p.osl, 1.0)
             .map_err(err)?)
     } else {
@@ -318,7 +236,7 @@ pub fn static_breakdown(
         StaticMode::Generation
     };
     let (c, g) = p
-        .engine
+        .engine()?
         .run_static_per_op(&p.runtime(batch), mode, DEFAULT_STATIC_STRIDE)
         .map_err(err)?;
     let v = if prefill { c } else { g };

@@ -2,7 +2,8 @@
 //! the model catalog, and the real [`WorkerFactory`] that compiles a layout's
 //! op graph and hands it to the vendor engine.
 
-use super::bridge::{EngineCache, EnginePricer};
+use super::bridge::EnginePricer;
+use super::cache::EngineCache;
 use super::compile::{compile, CompileRequest};
 use super::compile::{LaneOrders, MoeCommBackends};
 use super::memory::{KvLayout, WorkerMemory};

@@ -75,19 +75,8 @@ pub fn sweep_worker(
         if cancel.is_cancelled() {
             break;
         }
-        out.evaluations += 1;
-        let raw = match w.phase {
-            Phase::Prefill => pricer.static_ctx(b),
-            Phase::Decode => pricer.static_gen(b),
-        };
-        let raw = match raw {
-            Ok(v) => v,
-            Err(e) => {
-                out.price_errors.push(e);
-                continue;
-            }
-        };
-        let phase_ms = raw * w.correction;
+        // Memory first: it does not depend on the latency, and the first
+        // batch that does not fit ends the list without being priced.
         let fp = match w.phase {
             Phase::Prefill => mem.footprint(&StepShape {
                 batch: b,
@@ -113,6 +102,19 @@ pub fn sweep_worker(
             out.first_oom = Some((b, fit));
             break;
         }
+        out.evaluations += 1;
+        let raw = match w.phase {
+            Phase::Prefill => pricer.static_ctx(b),
+            Phase::Decode => pricer.static_gen(b),
+        };
+        let raw = match raw {
+            Ok(v) => v,
+            Err(e) => {
+                out.price_errors.push(e);
+                continue;
+            }
+        };
+        let phase_ms = raw * w.correction;
         let global_bs = b * p.dp;
         let pp = p.pp as f64;
         let per_gpu = (p.tp * p.pp * p.dp) as f64;

@@ -37,7 +37,7 @@ pub const TICK: Duration = Duration::from_millis(100);
 
 /// `xpyd FILE`: open the explorer on FILE with the real engine.
 pub fn run(path: &Path, opts: RunOptions) -> color_eyre::Result<()> {
-    run_with(path, Arc::new(EngineSearcher { opts }))
+    run_with(path, Arc::new(EngineSearcher::new(opts)))
 }
 
 /// Apply one action: run `update`, start searches on the worker, hand back the rest.

@@ -4,15 +4,15 @@
 
 use super::action::{Action, ProgressMsg, SearchFailure};
 use crate::report::RunReport;
-use crate::run::{run_file, CancelToken, Progress, RunError, RunOptions};
+use crate::run::{CancelToken, Progress, RunError, RunOptions, Session};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// What the TUI needs from the engine; the real one calls [`run_file`], tests fake it.
+/// What the TUI needs from the engine; the real one searches in a [`Session`], tests fake it.
 pub trait Searcher: Send + Sync {
     fn run(
         &self,
@@ -20,11 +20,58 @@ pub trait Searcher: Send + Sync {
         cancel: &CancelToken,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunReport, RunError>;
+
+    /// Called once a result has been handed to the UI: time for housekeeping
+    /// that must not delay it.
+    fn idle(&self) {}
 }
 
-/// The engine: `xpyd::run::run_file` with the options the user gave.
+/// The engine, with the options the user gave. One session for the whole
+/// life of the explorer: a re-search after an edit reuses the loaded tables,
+/// the built engines and every memoized step.
 pub struct EngineSearcher {
-    pub opts: RunOptions,
+    opts: RunOptions,
+    session: Mutex<Option<Arc<Session>>>,
+}
+
+impl EngineSearcher {
+    pub fn new(opts: RunOptions) -> Self {
+        EngineSearcher {
+            opts,
+            session: Mutex::new(None),
+        }
+    }
+
+    /// Search in a session opened by the caller.
+    pub fn with_session(opts: RunOptions, session: Session) -> Self {
+        EngineSearcher {
+            opts,
+            session: Mutex::new(Some(Arc::new(session))),
+        }
+    }
+
+    /// Engine evaluations of this searcher's session so far.
+    pub fn evaluations(&self) -> u64 {
+        match self.session.lock() {
+            Ok(s) => s.as_ref().map_or(0, |s| s.cache.evaluations()),
+            Err(_) => 0,
+        }
+    }
+
+    /// The session, opened on first use; a failed open is retried next time
+    /// (the user may fix the database location meanwhile).
+    fn session(&self) -> Result<Arc<Session>, RunError> {
+        let mut slot = self
+            .session
+            .lock()
+            .map_err(|_| RunError::Other("search session lock poisoned".into()))?;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(Session::open(self.opts.systems_dir.as_deref())?);
+        *slot = Some(s.clone());
+        Ok(s)
+    }
 }
 
 impl Searcher for EngineSearcher {
@@ -34,7 +81,13 @@ impl Searcher for EngineSearcher {
         cancel: &CancelToken,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunReport, RunError> {
-        run_file(path, &self.opts, cancel, progress)
+        self.session()?.run_file(path, &self.opts, cancel, progress)
+    }
+
+    fn idle(&self) {
+        if let Ok(Some(s)) = self.session.lock().map(|s| s.clone()) {
+            s.cache.persist();
+        }
     }
 }
 
@@ -167,5 +220,6 @@ fn worker_loop(searcher: &dyn Searcher, path: &Path, rx: Receiver<Job>, out: Sen
         {
             break;
         }
+        searcher.idle();
     }
 }

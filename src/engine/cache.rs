@@ -1,0 +1,483 @@
+//! Engines and engine results shared across searches: one `Engine` per
+//! distinct op graph (the vendor shares parsed tables across engines of one
+//! database), and every step latency and shown breakdown memoized by its exact
+//! inputs, so a re-search after an edit only prices what changed. With a step
+//! store the memo also outlives the process (see [`super::step_store`]); an op
+//! graph whose results are on disk gets its engine built only on its first
+//! miss. Every cache is exact: a hit returns the very number the engine
+//! returned before.
+
+use super::step_store::{self, DetailRecord, SpecFile, StepRecord};
+use crate::search::pricer::{OpList, PriceError, SolList};
+use aiconfigurator_core::engine::spec::EngineSpec;
+use aiconfigurator_core::engine::Engine;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Step kinds the sweeps ask for, with their exact integer inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepKey {
+    Mixed {
+        ctx: u32,
+        gen: u32,
+    },
+    GenOnly {
+        batch: u32,
+    },
+    StaticCtx {
+        batch: u32,
+    },
+    StaticGen {
+        batch: u32,
+    },
+    /// One decode step of a static generation pass at kv position `s`. It does
+    /// not depend on isl/osl/prefix (stored with zeros there), so passes of
+    /// different workloads share the steps they have in common.
+    GenStep {
+        batch: u32,
+        s: u32,
+    },
+}
+
+impl StepKey {
+    fn code(self) -> (u8, u32, u32) {
+        match self {
+            StepKey::Mixed { ctx, gen } => (0, ctx, gen),
+            StepKey::GenOnly { batch } => (1, batch, 0),
+            StepKey::StaticCtx { batch } => (2, batch, 0),
+            StepKey::StaticGen { batch } => (3, batch, 0),
+            StepKey::GenStep { batch, s } => (4, batch, s),
+        }
+    }
+
+    fn decode(kind: u8, a: u32, b: u32) -> Option<StepKey> {
+        Some(match kind {
+            0 => StepKey::Mixed { ctx: a, gen: b },
+            1 => StepKey::GenOnly { batch: a },
+            2 => StepKey::StaticCtx { batch: a },
+            3 => StepKey::StaticGen { batch: a },
+            4 => StepKey::GenStep { batch: a, s: b },
+            _ => return None,
+        })
+    }
+}
+
+/// (op graph, isl, osl, prefix, step).
+pub type MemoKey = (u64, u32, u32, u32, StepKey);
+
+/// Breakdown requests for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DetailKey {
+    Agg { ctx: u32, gen: u32, genonly: u32 },
+    Static { batch: u32, prefill: bool },
+    Sol { batch: u32, prefill: bool },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DetailValue {
+    Agg(Option<(OpList, OpList)>),
+    Ops(Option<OpList>),
+    Sol(Option<SolList>),
+}
+
+pub type DetailMemoKey = (u64, u32, u32, u32, DetailKey);
+
+/// A memo table plus the op graphs with entries not yet on disk.
+struct Memo<K, V> {
+    map: HashMap<K, Slot<V>>,
+    dirty: HashSet<u64>,
+}
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Memo {
+            map: HashMap::new(),
+            dirty: HashSet::new(),
+        }
+    }
+}
+
+struct Slot<V> {
+    value: V,
+    /// Read or written by this process (what a shrinking rewrite keeps).
+    used: bool,
+}
+
+fn get<K: Hash + Eq, V: Clone>(m: &Mutex<Memo<K, V>>, key: &K) -> Option<V> {
+    let mut m = m.lock().ok()?;
+    let slot = m.map.get_mut(key)?;
+    slot.used = true;
+    Some(slot.value.clone())
+}
+
+fn put<K: Hash + Eq, V>(m: &Mutex<Memo<K, V>>, key: K, graph: u64, value: V) {
+    if let Ok(mut m) = m.lock() {
+        m.map.insert(key, Slot { value, used: true });
+        m.dirty.insert(graph);
+    }
+}
+
+/// Where one op graph's results live on disk.
+#[derive(Clone)]
+struct GraphFile {
+    path: PathBuf,
+    fingerprint: String,
+    digest: String,
+}
+
+/// Engines and step results shared across searches (one per process).
+#[derive(Default)]
+pub struct EngineCache {
+    engines: Mutex<HashMap<(u64, PathBuf), Arc<Engine>>>,
+    steps: Mutex<Memo<MemoKey, Result<f64, PriceError>>>,
+    /// Per-op breakdowns of shown rows, memoized like the steps.
+    details: Mutex<Memo<DetailMemoKey, DetailValue>>,
+    /// The step store's folder; `None` keeps everything in memory.
+    store: Option<PathBuf>,
+    /// Op graphs whose store file was consulted: its location, and whether it
+    /// held any record (then the engine is built on the first miss only).
+    graphs: Mutex<HashMap<u64, (Option<GraphFile>, bool)>>,
+    fingerprints: Mutex<HashMap<PathBuf, Option<String>>>,
+    evaluations: AtomicU64,
+    hits: AtomicU64,
+}
+
+/// An engine that may not be built yet: built on the first step the memo
+/// cannot answer, then shared.
+pub struct EngineHandle {
+    cell: OnceLock<Result<Arc<Engine>, PriceError>>,
+    bytes: Arc<Vec<u8>>,
+    root: PathBuf,
+}
+
+impl EngineHandle {
+    pub fn get(&self, cache: &EngineCache, id: u64) -> Result<&Arc<Engine>, PriceError> {
+        self.cell
+            .get_or_init(|| cache.build(id, &self.bytes, &self.root))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl EngineCache {
+    /// A memo that lives as long as the process.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A memo backed by the step store at `root` (see [`step_store::store_root`]).
+    pub fn with_store(root: Option<PathBuf>) -> Self {
+        EngineCache {
+            store: root,
+            ..Self::default()
+        }
+    }
+
+    /// Engine evaluations actually run (cache misses) since creation.
+    pub fn evaluations(&self) -> u64 {
+        self.evaluations.load(Ordering::Relaxed)
+    }
+
+    /// Engines built so far (a search answered from the store builds none).
+    pub fn engines_built(&self) -> usize {
+        self.engines.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Step requests answered from the memo.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// The engine for `spec` over the tables in `systems_root`, with the op
+    /// graph's identity. Built now unless the store already holds results for
+    /// this graph (then on the first miss: a rerun of a known file never
+    /// loads a table).
+    pub fn engine(
+        &self,
+        spec: &EngineSpec,
+        systems_root: &Path,
+    ) -> Result<(u64, EngineHandle), PriceError> {
+        let bytes = spec
+            .to_bincode()
+            .map_err(|e| PriceError(format!("op graph encoding: {e}")))?;
+        let digest = step_store::digest(&bytes);
+        let id = digest
+            .get(..16)
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .unwrap_or(0);
+        let handle = EngineHandle {
+            cell: OnceLock::new(),
+            bytes: Arc::new(bytes),
+            root: systems_root.to_path_buf(),
+        };
+        let on_disk = self.load_graph(id, &digest, systems_root);
+        let built = self
+            .engines
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(id, systems_root.to_path_buf())).cloned());
+        if let Some(e) = built {
+            let _ = handle.cell.set(Ok(e));
+        } else if !on_disk {
+            let e = self.build(id, &handle.bytes, systems_root)?;
+            let _ = handle.cell.set(Ok(e));
+        }
+        Ok((id, handle))
+    }
+
+    fn build(&self, id: u64, bytes: &[u8], root: &Path) -> Result<Arc<Engine>, PriceError> {
+        let key = (id, root.to_path_buf());
+        if let Some(e) = self.engines.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(e);
+        }
+        // Built outside the lock: loading can take a while and other workers proceed.
+        let engine =
+            Arc::new(Engine::from_spec_bytes(bytes, root).map_err(|e| PriceError(e.to_string()))?);
+        match self.engines.lock() {
+            Ok(mut m) => Ok(m.entry(key).or_insert(engine).clone()),
+            Err(_) => Ok(engine),
+        }
+    }
+
+    fn fingerprint(&self, root: &Path) -> Option<String> {
+        let mut m = self.fingerprints.lock().ok()?;
+        m.entry(root.to_path_buf())
+            .or_insert_with(|| step_store::fingerprint(root))
+            .clone()
+    }
+
+    /// Read the store file of graph `id` once; true when it held records.
+    fn load_graph(&self, id: u64, digest: &str, root: &Path) -> bool {
+        if let Some((_, had)) = self.graphs.lock().ok().and_then(|g| g.get(&id).cloned()) {
+            return had;
+        }
+        let file = self.store.as_ref().and_then(|dir| {
+            let fingerprint = self.fingerprint(root)?;
+            Some(GraphFile {
+                path: step_store::path_for(dir, &fingerprint, digest),
+                fingerprint,
+                digest: digest.to_string(),
+            })
+        });
+        let records = file
+            .as_ref()
+            .and_then(|f| step_store::read(&f.path, &f.fingerprint, &f.digest))
+            .unwrap_or_default();
+        let had = !(records.steps.is_empty() && records.details.is_empty());
+        self.absorb(id, records);
+        if let Ok(mut g) = self.graphs.lock() {
+            g.insert(id, (file, had));
+        }
+        had
+    }
+
+    /// Records read from disk enter the memo as not yet used and not dirty.
+    fn absorb(&self, id: u64, records: SpecFile) {
+        if let Ok(mut m) = self.steps.lock() {
+            for r in records.steps {
+                let Some(k) = StepKey::decode(r.kind, r.a, r.b) else {
+                    continue;
+                };
+                let key = (id, r.workload.0, r.workload.1, r.workload.2, k);
+                let value = r.value.map(f64::from_bits).map_err(PriceError);
+                m.map.entry(key).or_insert(Slot { value, used: false });
+            }
+        }
+        if let Ok(mut m) = self.details.lock() {
+            for r in records.details {
+                let Ok(d) = serde_json::from_str::<DiskDetail>(&r.json) else {
+                    continue;
+                };
+                let key = (id, d.isl, d.osl, d.prefix, d.key);
+                m.map.entry(key).or_insert(Slot {
+                    value: d.value.into(),
+                    used: false,
+                });
+            }
+        }
+    }
+
+    /// Write the results of every op graph that gained entries since the
+    /// last call to the store. Never fails: a store problem only costs speed.
+    pub fn persist(&self) {
+        if self.store.is_none() {
+            return;
+        }
+        let mut dirty = HashSet::new();
+        if let Ok(mut m) = self.steps.lock() {
+            dirty.extend(std::mem::take(&mut m.dirty));
+        }
+        if let Ok(mut m) = self.details.lock() {
+            dirty.extend(std::mem::take(&mut m.dirty));
+        }
+        if dirty.is_empty() {
+            return;
+        }
+        // Every record of a touched graph (read from disk or new), and which
+        // of them this process used.
+        let mut files: HashMap<u64, (SpecFile, Vec<bool>)> =
+            dirty.iter().map(|id| (*id, Default::default())).collect();
+        if let Ok(m) = self.steps.lock() {
+            for (k, slot) in &m.map {
+                let Some(f) = files.get_mut(&k.0) else {
+                    continue;
+                };
+                let (kind, a, b) = k.4.code();
+                f.0.steps.push(StepRecord {
+                    workload: (k.1, k.2, k.3),
+                    kind,
+                    a,
+                    b,
+                    value: slot.value.clone().map(f64::to_bits).map_err(|e| e.0),
+                });
+                f.1.push(slot.used);
+            }
+        }
+        if let Ok(m) = self.details.lock() {
+            for (k, slot) in &m.map {
+                let Some(f) = files.get_mut(&k.0) else {
+                    continue;
+                };
+                let disk = DiskDetail {
+                    isl: k.1,
+                    osl: k.2,
+                    prefix: k.3,
+                    key: k.4,
+                    value: (&slot.value).into(),
+                };
+                if let Ok(json) = serde_json::to_string(&disk) {
+                    f.0.details.push(DetailRecord { json });
+                }
+            }
+        }
+        let Ok(graphs) = self.graphs.lock().map(|g| g.clone()) else {
+            return;
+        };
+        for (id, (mut file, used)) in files {
+            let Some((Some(g), _)) = graphs.get(&id) else {
+                continue;
+            };
+            if file.steps.len() > step_store::MAX_RECORDS {
+                let mut keep = used.into_iter();
+                file.steps.retain(|_| keep.next().unwrap_or(false));
+            }
+            step_store::write(&g.path, &g.fingerprint, &g.digest, &file);
+        }
+    }
+
+    /// The memoized step `key`, or `f()` counted as one engine evaluation.
+    pub fn step(
+        &self,
+        key: MemoKey,
+        f: impl FnOnce() -> Result<f64, PriceError>,
+    ) -> Result<f64, PriceError> {
+        self.memo_step(key, true, f)
+    }
+
+    /// Like [`Self::step`] for values summed from other memoized steps: a
+    /// miss is not an engine evaluation of its own.
+    pub fn composite(
+        &self,
+        key: MemoKey,
+        f: impl FnOnce() -> Result<f64, PriceError>,
+    ) -> Result<f64, PriceError> {
+        self.memo_step(key, false, f)
+    }
+
+    fn memo_step(
+        &self,
+        key: MemoKey,
+        counted: bool,
+        f: impl FnOnce() -> Result<f64, PriceError>,
+    ) -> Result<f64, PriceError> {
+        if let Some(v) = get(&self.steps, &key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return v;
+        }
+        if counted {
+            self.evaluations.fetch_add(1, Ordering::Relaxed);
+        }
+        let v = f();
+        put(&self.steps, key, key.0, v.clone());
+        v
+    }
+
+    /// The memoized breakdown `key`, or `f()`.
+    pub fn detail(&self, key: DetailMemoKey, f: impl FnOnce() -> DetailValue) -> DetailValue {
+        if let Some(v) = get(&self.details, &key) {
+            return v;
+        }
+        let v = f();
+        put(&self.details, key, key.0, v.clone());
+        v
+    }
+}
+
+/// A breakdown as stored: floats as their bits.
+#[derive(Serialize, Deserialize)]
+struct DiskDetail {
+    isl: u32,
+    osl: u32,
+    prefix: u32,
+    key: DetailKey,
+    value: DiskValue,
+}
+
+type DiskOps = Vec<(String, u64, String)>;
+
+#[derive(Serialize, Deserialize)]
+enum DiskValue {
+    Agg(Option<(DiskOps, DiskOps)>),
+    Ops(Option<DiskOps>),
+    Sol(Option<Vec<(String, u64, u64, u64)>>),
+}
+
+fn ops_to_disk(o: &OpList) -> DiskOps {
+    o.iter()
+        .map(|(n, ms, s)| (n.clone(), ms.to_bits(), s.clone()))
+        .collect()
+}
+
+fn ops_from_disk(o: DiskOps) -> OpList {
+    o.into_iter()
+        .map(|(n, ms, s)| (n, f64::from_bits(ms), s))
+        .collect()
+}
+
+impl From<&DetailValue> for DiskValue {
+    fn from(v: &DetailValue) -> Self {
+        match v {
+            DetailValue::Agg(a) => {
+                DiskValue::Agg(a.as_ref().map(|(m, g)| (ops_to_disk(m), ops_to_disk(g))))
+            }
+            DetailValue::Ops(o) => DiskValue::Ops(o.as_ref().map(ops_to_disk)),
+            DetailValue::Sol(s) => DiskValue::Sol(s.as_ref().map(|s| {
+                s.iter()
+                    .map(|(n, a, b, c)| (n.clone(), a.to_bits(), b.to_bits(), c.to_bits()))
+                    .collect()
+            })),
+        }
+    }
+}
+
+impl From<DiskValue> for DetailValue {
+    fn from(v: DiskValue) -> Self {
+        match v {
+            DiskValue::Agg(a) => {
+                DetailValue::Agg(a.map(|(m, g)| (ops_from_disk(m), ops_from_disk(g))))
+            }
+            DiskValue::Ops(o) => DetailValue::Ops(o.map(ops_from_disk)),
+            DiskValue::Sol(s) => DetailValue::Sol(s.map(|s| {
+                s.into_iter()
+                    .map(|(n, a, b, c)| {
+                        (n, f64::from_bits(a), f64::from_bits(b), f64::from_bits(c))
+                    })
+                    .collect()
+            })),
+        }
+    }
+}
