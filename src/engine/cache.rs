@@ -139,7 +139,8 @@ pub struct EngineCache {
     /// The step store's folder; `None` keeps everything in memory.
     store: Option<PathBuf>,
     /// Op graphs whose store file was consulted: its location, and whether it
-    /// held any record (then the engine is built on the first miss only).
+    /// was there (the graph built before; its engine is built on the first
+    /// miss only).
     graphs: Mutex<HashMap<u64, (Option<GraphFile>, bool)>>,
     fingerprints: Mutex<HashMap<PathBuf, Option<String>>>,
     evaluations: AtomicU64,
@@ -237,6 +238,11 @@ impl EngineCache {
         // Built outside the lock: loading can take a while and other workers proceed.
         let engine =
             Arc::new(Engine::from_spec_bytes(bytes, root).map_err(|e| PriceError(e.to_string()))?);
+        // The graph builds: worth a store file even if nothing gets priced
+        // (every batch out of memory), so a rerun need not build it again.
+        if let Ok(mut m) = self.steps.lock() {
+            m.dirty.insert(id);
+        }
         match self.engines.lock() {
             Ok(mut m) => Ok(m.entry(key).or_insert(engine).clone()),
             Err(_) => Ok(engine),
@@ -250,7 +256,7 @@ impl EngineCache {
             .clone()
     }
 
-    /// Read the store file of graph `id` once; true when it held records.
+    /// Read the store file of graph `id` once; true when there was one.
     fn load_graph(&self, id: u64, digest: &str, root: &Path) -> bool {
         if let Some((_, had)) = self.graphs.lock().ok().and_then(|g| g.get(&id).cloned()) {
             return had;
@@ -265,10 +271,9 @@ impl EngineCache {
         });
         let records = file
             .as_ref()
-            .and_then(|f| step_store::read(&f.path, &f.fingerprint, &f.digest))
-            .unwrap_or_default();
-        let had = !(records.steps.is_empty() && records.details.is_empty());
-        self.absorb(id, records);
+            .and_then(|f| step_store::read(&f.path, &f.fingerprint, &f.digest));
+        let had = records.is_some();
+        self.absorb(id, records.unwrap_or_default());
         if let Ok(mut g) = self.graphs.lock() {
             g.insert(id, (file, had));
         }

@@ -583,12 +583,17 @@ struct PoolOutcome {
     workers: Workers,
 }
 
+/// Called with every point priced so far and the fraction of layouts done,
+/// each time a layout finishes (for streaming partial fronts).
+type OnLayout<'a> = &'a (dyn Fn(&[WorkerPoint], f64) + Sync);
+
 fn sweep_pool(
     ctx: &Ctx,
     role: &Role,
     kind: RoleKind,
     batches: Vec<u32>,
     correction: f64,
+    on_layout: Option<OnLayout>,
 ) -> PoolOutcome {
     let task = ctx.task;
     let is_moe = ctx.factory.is_moe(task, kind);
@@ -635,6 +640,7 @@ fn sweep_pool(
         batches,
         progress,
     };
+    let so_far = std::sync::Mutex::new((0usize, Vec::<WorkerPoint>::new()));
     let results: Vec<(
         Vec<WorkerPoint>,
         Option<Rejection>,
@@ -657,6 +663,17 @@ fn sweep_pool(
             };
             let cap = w.memory.capacity_bytes / crate::engine::memory::GIB;
             let o = disagg::sweep_worker(w.pricer.as_ref(), &w.memory, &wl, p, ctx.cancel);
+            if let Some(f) = on_layout {
+                // Copy out under the lock, call outside it: other layouts keep going.
+                let seen = so_far.lock().ok().map(|mut g| {
+                    g.0 += 1;
+                    g.1.extend(o.points.iter().cloned());
+                    (g.1.clone(), progress_fraction(g.0, layouts.len()))
+                });
+                if let Some((pts, frac)) = seen {
+                    f(&pts, frac);
+                }
+            }
             if o.points.is_empty() {
                 let reason = match (o.first_oom, o.price_errors.first()) {
                     (Some((b, fit)), _) => fit_reason(b, fit, cap),
@@ -693,13 +710,57 @@ fn run_disagg(
         RoleKind::Prefill,
         disagg::prefill_batches(t.prefill_max_batch_size),
         t.prefill_latency_correction,
+        None,
     );
+    let lim = MatchLimits {
+        replica_sizes: replica.num_gpu_per_replica.clone(),
+        max_prefill_workers: replica.max_prefill_workers,
+        max_decode_workers: replica.max_decode_workers,
+        prefill_degradation: t.rate_match_prefill_degradation,
+        decode_degradation: t.rate_match_decode_degradation,
+        ttft_factor: t.autoscale_ttft_correction_factor,
+        require_same_tp: prefill.backend == Backend::Sglang,
+    };
+    // While decode layouts are still being priced, show the front of what is
+    // matched so far (a lower bound of the final one), at most every 30 ms so
+    // the extra matching stays small.
+    let last_shown = std::sync::Mutex::new(None::<std::time::Instant>);
+    let stream = |decode_pts: &[WorkerPoint], frac: f64| {
+        if frac >= 1.0 || p.points.is_empty() || decode_pts.is_empty() {
+            return;
+        }
+        let Ok(mut last) = last_shown.try_lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(30)) {
+            return;
+        }
+        let matched = disagg::rate_match(
+            &p.points,
+            decode_pts,
+            task.ttft,
+            &grid::tpot_grid(),
+            task.osl,
+            &lim,
+        );
+        let rows: Vec<Row> = matched
+            .iter()
+            .map(|m| disagg_row(task, prefill, decode, m, Detail::default()))
+            .collect();
+        (ctx.progress)(Progress::Partial {
+            experiment: task.name.clone(),
+            pareto: pick::pareto_front(&rows),
+            done_fraction: frac,
+        });
+        *last = Some(std::time::Instant::now());
+    };
     let d = sweep_pool(
         ctx,
         decode,
         RoleKind::Decode,
         disagg::decode_batches(t.decode_max_batch_size),
         t.decode_latency_correction,
+        Some(&stream),
     );
     let mut rejected = p.rejected;
     rejected.extend(d.rejected);
@@ -718,15 +779,6 @@ fn run_disagg(
             Vec::new(),
         );
     }
-    let lim = MatchLimits {
-        replica_sizes: replica.num_gpu_per_replica.clone(),
-        max_prefill_workers: replica.max_prefill_workers,
-        max_decode_workers: replica.max_decode_workers,
-        prefill_degradation: t.rate_match_prefill_degradation,
-        decode_degradation: t.rate_match_decode_degradation,
-        ttft_factor: t.autoscale_ttft_correction_factor,
-        require_same_tp: prefill.backend == Backend::Sglang,
-    };
     let matched = disagg::rate_match(
         &p.points,
         &d.points,
@@ -1011,15 +1063,38 @@ mod tests {
             .and_then(|b| b.detail.as_ref())
             .and_then(|d| d.scheduler.as_ref())
             .is_some());
+        // Disagg streams the front of the decode layouts matched so far.
+        let streamed = Mutex::new(Vec::new());
+        let on_disagg = |p: Progress| {
+            if let Progress::Partial {
+                pareto,
+                done_fraction,
+                ..
+            } = p
+            {
+                streamed.lock().unwrap().push((pareto, done_fraction));
+            }
+        };
         let dis = run_experiment(
             &task(ServingMode::Disagg),
             &Fake,
             5,
             false,
             &cancel,
-            &progress,
+            &on_disagg,
         );
         check_invariants(&dis, 16);
+        let streamed = streamed.into_inner().unwrap();
+        assert!(!streamed.is_empty(), "no partial disagg front");
+        let best = dis.best.as_ref().unwrap().tokens_per_s_per_gpu_cluster;
+        for (front, frac) in &streamed {
+            assert!(*frac > 0.0 && *frac < 1.0);
+            assert!(!front.is_empty());
+            // A partial front never beats the final one.
+            for r in front.iter().filter(|r| r.sla_met) {
+                assert!(r.tokens_per_s_per_gpu_cluster <= best + 1e-9);
+            }
+        }
     }
 
     #[test]
