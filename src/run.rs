@@ -295,7 +295,22 @@ pub fn db_fetch() -> Result<String, String> {
 
 /// `xpyd db status`.
 pub fn db_status(systems_dir: Option<&Path>) -> String {
-    crate::system::status(systems_dir).to_string()
+    let mut out = crate::system::status(systems_dir).to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&match crate::engine::step_store::store_root() {
+        Some(root) => {
+            let (files, bytes) = crate::engine::step_store::usage(&root);
+            format!(
+                "step store: {} ({files} file(s), {:.1} MB; safe to delete; XPYD_STEP_CACHE=off disables it)",
+                root.display(),
+                bytes as f64 / 1e6
+            )
+        }
+        None => "step store: off (XPYD_STEP_CACHE)".to_string(),
+    });
+    out
 }
 
 fn peak_rss_mb() -> Option<f64> {

@@ -143,6 +143,9 @@ pub struct EngineCache {
     /// miss only).
     graphs: Mutex<HashMap<u64, (Option<GraphFile>, bool)>>,
     fingerprints: Mutex<HashMap<PathBuf, Option<String>>>,
+    building: Mutex<()>,
+    /// (database, op kind, phase) already warmed by [`Self::warm`].
+    warmed: Mutex<HashSet<(String, String, bool)>>,
     evaluations: AtomicU64,
     hits: AtomicU64,
 }
@@ -235,9 +238,18 @@ impl EngineCache {
         if let Some(e) = self.engines.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(e);
         }
-        // Built outside the lock: loading can take a while and other workers proceed.
-        let engine =
-            Arc::new(Engine::from_spec_bytes(bytes, root).map_err(|e| PriceError(e.to_string()))?);
+        // One build at a time: the vendor shares parsed tables between engines
+        // of one database identity, but two engines created at the same moment
+        // would each get (and later each parse) their own. Building is cheap
+        // once the tables exist; the parsing happens later, on first query.
+        let engine = {
+            let _one = self.building.lock();
+            if let Some(e) = self.engines.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return Ok(e);
+            }
+            Arc::new(Engine::from_spec_bytes(bytes, root).map_err(|e| PriceError(e.to_string()))?)
+        };
+        self.warm(&engine, bytes, root);
         // The graph builds: worth a store file even if nothing gets priced
         // (every batch out of memory), so a rerun need not build it again.
         if let Ok(mut m) = self.steps.lock() {
@@ -247,6 +259,53 @@ impl EngineCache {
             Ok(mut m) => Ok(m.entry(key).or_insert(engine).clone()),
             Err(_) => Ok(engine),
         }
+    }
+
+    /// Parse the tables a new engine needs on both cores: one throwaway
+    /// query per kind of op not seen yet for its database, spread over the
+    /// pool. Left alone, the vendor parses each table on its first query,
+    /// one after another. The answers are dropped, and parsed tables never
+    /// change, so no number depends on this.
+    fn warm(&self, engine: &Engine, bytes: &[u8], root: &Path) {
+        let Ok(spec) = EngineSpec::from_bincode(bytes) else {
+            return;
+        };
+        let identity = format!(
+            "{}|{}|{:?}|{:?}",
+            root.display(),
+            spec.engine.system_name,
+            spec.engine.backend,
+            spec.engine.backend_version
+        );
+        let ops: Vec<(String, bool)> = {
+            let Ok(mut seen) = self.warmed.lock() else {
+                return;
+            };
+            let phases = [(&spec.context_ops, true), (&spec.generation_ops, false)];
+            phases
+                .into_iter()
+                .flat_map(|(ops, ctx)| ops.iter().map(move |o| (o, ctx)))
+                .filter_map(|(op, ctx)| {
+                    let json = serde_json::to_value([op]).ok()?;
+                    let kind = json.get(0)?.as_object()?.keys().next()?.clone();
+                    seen.insert((identity.clone(), kind, ctx))
+                        .then(|| (json.to_string(), ctx))
+                })
+                .collect()
+        };
+        if ops.is_empty() {
+            return;
+        }
+        // One plain thread per kind of op, not the pool: the OS spreads the
+        // parses over the cores, and a pool worker blocked on a table another
+        // one is parsing would stall the search behind it.
+        std::thread::scope(|scope| {
+            for (json, ctx) in &ops {
+                scope.spawn(move || {
+                    let _ = engine.evaluate_ops_json(json, *ctx, 1, 1024, 0, 1.0, None);
+                });
+            }
+        });
     }
 
     fn fingerprint(&self, root: &Path) -> Option<String> {

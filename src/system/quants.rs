@@ -11,20 +11,29 @@ use aiconfigurator_core::engine::spec::EngineSpec;
 use aiconfigurator_core::engine::Engine;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// An engine with no ops: enough to open the perf database for an identity
-/// and ask its source resolver (tables stay unloaded).
+/// and ask its source resolver (tables stay unloaded until asked for).
 pub fn probe_engine(
     systems_dir: &Path,
     system: &str,
     backend: Backend,
     version: &str,
     database_mode: &str,
-) -> Result<Engine, String> {
+) -> Result<Arc<Engine>, String> {
     probe_engine_with(systems_dir, system, backend, version, database_mode, None)
 }
+
+type ProbeKey = (PathBuf, String, Backend, String, String, Option<bool>);
+
+/// Probe engines live for the whole process. Besides saving the build, a
+/// live engine keeps the vendor's shared tables of its database identity
+/// alive, so tables a probe loaded (attention lanes) are not parsed again by
+/// the search's engines.
+static PROBES: Mutex<Option<HashMap<ProbeKey, Arc<Engine>>>> = Mutex::new(None);
 
 /// [`probe_engine`] with an explicit shared-layer policy (`None` = the
 /// engine's default for the mode).
@@ -35,7 +44,22 @@ pub fn probe_engine_with(
     version: &str,
     database_mode: &str,
     enable_shared_layer: Option<bool>,
-) -> Result<Engine, String> {
+) -> Result<Arc<Engine>, String> {
+    let key: ProbeKey = (
+        systems_dir.to_path_buf(),
+        system.to_string(),
+        backend,
+        version.to_string(),
+        database_mode.to_string(),
+        enable_shared_layer,
+    );
+    if let Some(e) = PROBES
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(&key).cloned()))
+    {
+        return Ok(e);
+    }
     let mut spec = serde_json::json!({
         "schema_version": aiconfigurator_core::ENGINE_SPEC_SCHEMA_VERSION,
         "engine": {
@@ -60,7 +84,15 @@ pub fn probe_engine_with(
     }
     let spec: EngineSpec = serde_json::from_value(spec).map_err(|e| e.to_string())?;
     let bytes = spec.to_bincode().map_err(|e| e.to_string())?;
-    Engine::from_spec_bytes(&bytes, systems_dir).map_err(|e| e.to_string())
+    let engine = Arc::new(Engine::from_spec_bytes(&bytes, systems_dir).map_err(|e| e.to_string())?);
+    if let Ok(mut m) = PROBES.lock() {
+        return Ok(m
+            .get_or_insert_with(HashMap::new)
+            .entry(key)
+            .or_insert(engine)
+            .clone());
+    }
+    Ok(engine)
 }
 
 /// One resolved source: a parquet path and an optional `kernel_source` allow-list.
@@ -275,32 +307,43 @@ fn read_distinct(
     let rows = reader
         .get_row_iter(Some(projection))
         .map_err(|e| parse_err(e.to_string()))?;
+    // Output order: required, then optional (absent ones stay empty); the
+    // kernel-source filter reads its own slot. Positions are resolved once,
+    // from the projected schema, not per row.
+    let order: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
+    let slot_of: HashMap<&str, usize> = order.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let ks_slot = order.len();
+    let mut seen: HashSet<Vec<String>> = HashSet::new();
+    let mut positions: Option<Vec<Option<usize>>> = None;
     for row in rows {
         let row = row.map_err(|e| parse_err(e.to_string()))?;
-        let mut values: BTreeMap<&str, String> = BTreeMap::new();
-        for (name, field) in row.get_column_iter() {
-            let text = match field {
+        let pos = positions.get_or_insert_with(|| {
+            row.get_column_iter()
+                .map(|(name, _)| match name.as_str() {
+                    "kernel_source" if !slot_of.contains_key("kernel_source") => Some(ks_slot),
+                    n => slot_of.get(n).copied(),
+                })
+                .collect()
+        });
+        let mut key = vec![String::new(); order.len() + 1];
+        for ((_, field), slot) in row.get_column_iter().zip(pos.iter()) {
+            let Some(slot) = *slot else { continue };
+            key[slot] = match field {
                 Field::Str(s) => s.clone(),
                 Field::Null => String::new(),
                 other => other.to_string(),
             };
-            if let Some(w) = wanted.iter().find(|w| **w == name.as_str()) {
-                values.insert(w, text);
-            }
         }
         if let Some(allow) = filter {
             // Rows without a kernel_source never pass an allow-list.
-            match values.get("kernel_source") {
-                Some(ks) if allow.iter().any(|a| a == ks) => {}
-                _ => continue,
+            let ks = slot_of.get("kernel_source").copied().unwrap_or(ks_slot);
+            if !(has("kernel_source") && allow.iter().any(|a| *a == key[ks])) {
+                continue;
             }
         }
-        let key: Vec<String> = required
-            .iter()
-            .chain(optional.iter())
-            .map(|c| values.get(c).cloned().unwrap_or_default())
-            .collect();
-        out.insert(key);
+        key.truncate(order.len());
+        seen.insert(key);
     }
+    out.extend(seen);
     Ok(())
 }
