@@ -302,7 +302,11 @@ impl EngineCache {
         std::thread::scope(|scope| {
             for (json, ctx) in &ops {
                 scope.spawn(move || {
-                    let _ = engine.evaluate_ops_json(json, *ctx, 1, 1024, 0, 1.0, None);
+                    // Optional work: a failure here must not fail the search
+                    // (the real query reports it where it matters).
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        engine.evaluate_ops_json(json, *ctx, 1, 1024, 0, 1.0, None)
+                    }));
                 });
             }
         });

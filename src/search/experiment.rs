@@ -137,9 +137,14 @@ pub fn run_experiment(
         report.pareto = pick::pareto_front(&rows);
         report.top = pick::top_n(&rows, task.tpot, top_n.max(1));
         // Details cost extra engine passes: only for the rows people look at.
-        for r in report.pareto.iter_mut().chain(report.top.iter_mut()) {
+        let mut shown: Vec<&mut Row> = report
+            .pareto
+            .iter_mut()
+            .chain(report.top.iter_mut())
+            .collect();
+        shown.par_iter_mut().for_each(|r| {
             r.detail = detail_for(task, r, &workers);
-        }
+        });
         report.best = report.top.first().cloned();
         report.status = Status::Ok;
         if keep_feasible {
