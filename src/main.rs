@@ -152,7 +152,10 @@ fn main() -> ExitCode {
         }) => run::db_fetch().map(|msg| println!("{msg}")),
         Some(Command::Db {
             action: DbAction::Status,
-        }) => Ok(println!("{}", run::db_status(cli.systems_dir.as_deref()))),
+        }) => {
+            println!("{}", run::db_status(cli.systems_dir.as_deref()));
+            Ok(())
+        }
         Some(Command::Bench { file, runs }) => {
             run::bench(file, &opts(5, false), *runs).map(|t| print!("{t}"))
         }

@@ -68,6 +68,8 @@ impl Default for Tuning {
 }
 
 /// Roles of an experiment: one pool, or a prefill and a decode pool.
+// One value per experiment: boxing the larger variant would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Roles {

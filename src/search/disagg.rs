@@ -296,7 +296,9 @@ pub fn rate_match(
     osl: u32,
     lim: &MatchLimits,
 ) -> Vec<DisaggRow> {
-    let mut memo: HashMap<(u64, u32, u64, u32), Option<(u32, u32)>> = HashMap::new();
+    // (prefill key, decode key) → the chosen (prefill, decode) worker counts.
+    type MatchKey = (u64, u32, u64, u32);
+    let mut memo: HashMap<MatchKey, Option<(u32, u32)>> = HashMap::new();
     // Prefill TTFT as reported: corrected by the autoscale factor, strict filter.
     let mut pool: Vec<WorkerPoint> = prefill
         .iter()
@@ -451,10 +453,34 @@ mod tests {
         let p = pt(Parallel::dense(1, 1), 1, 500.0, 0.0, 2.0);
         let d = pt(Parallel::dense(2, 1), 64, 0.0, 30.0, 2.0);
         // TPOT must be strictly below the target; TTFT·1.8 strictly below.
-        assert!(rate_match(&[p.clone()], &[d.clone()], 1000.0, &[30.0], 1000, &lim).is_empty());
-        assert!(rate_match(&[p.clone()], &[d.clone()], 900.0, &[31.0], 1000, &lim).is_empty());
+        assert!(rate_match(
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&d),
+            1000.0,
+            &[30.0],
+            1000,
+            &lim
+        )
+        .is_empty());
+        assert!(rate_match(
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&d),
+            900.0,
+            &[31.0],
+            1000,
+            &lim
+        )
+        .is_empty());
         assert_eq!(
-            rate_match(&[p.clone()], &[d.clone()], 901.0, &[31.0], 1000, &lim).len(),
+            rate_match(
+                std::slice::from_ref(&p),
+                std::slice::from_ref(&d),
+                901.0,
+                &[31.0],
+                1000,
+                &lim
+            )
+            .len(),
             1
         );
         lim.replica_sizes = vec![2];

@@ -646,12 +646,14 @@ fn sweep_pool(
         progress,
     };
     let so_far = std::sync::Mutex::new((0usize, Vec::<WorkerPoint>::new()));
-    let results: Vec<(
+    // Per layout: its points, why it was dropped, evaluations, its worker.
+    type LayoutOutcome = (
         Vec<WorkerPoint>,
         Option<Rejection>,
         u64,
         Option<BuiltWorker>,
-    )> = layouts
+    );
+    let results: Vec<LayoutOutcome> = layouts
         .par_iter()
         .map(|&p| {
             let reject = |reason: String| Rejection {

@@ -24,6 +24,9 @@ pub struct MoeShape {
 /// Quant modes with measured rows, per op key of the reference's support
 /// matrix (`gemm`, `moe`, `context_attention`, `generation_attention`,
 /// `context_mla`, `generation_mla`), after the engine's source resolution
+/// A quant table as loaded (or why it could not be).
+type QuantEntry = Arc<Result<Option<QuantTable>, String>>;
+
 /// (requested version, declared reuse, older versions, filtered cross-backend).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuantTable {
@@ -71,7 +74,7 @@ struct Inner {
     query_versions: Option<QueryVersions>,
     systems: Vec<String>,
     specs: Mutex<HashMap<String, Arc<Result<SystemSpec, String>>>>,
-    quants: Mutex<HashMap<QuantKey, Arc<Result<Option<QuantTable>, String>>>>,
+    quants: Mutex<HashMap<QuantKey, QuantEntry>>,
     large_ep: Mutex<LargeEpCache>,
 }
 

@@ -112,6 +112,8 @@ impl SystemSpec {
             .gpu
             .mem_capacity
             .ok_or_else(|| bad("gpu.mem_capacity is missing".into()))?;
+        // Written so that NaN fails too.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(raw.gpu.mem_bw > 0.0) {
             return Err(bad("gpu.mem_bw must be positive".into()));
         }

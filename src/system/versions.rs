@@ -169,7 +169,7 @@ fn find_dotted(v: &str, n: usize) -> Option<([i64; 3], usize)> {
         let mut i = start;
         let mut nums = [0i64; 3];
         let mut ok = true;
-        for k in 0..n {
+        for (k, num) in nums.iter_mut().enumerate().take(n) {
             let s = i;
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
@@ -178,7 +178,7 @@ fn find_dotted(v: &str, n: usize) -> Option<([i64; 3], usize)> {
                 ok = false;
                 break;
             }
-            nums[k] = v[s..i].parse().unwrap_or(0);
+            *num = v[s..i].parse().unwrap_or(0);
             if k + 1 < n {
                 if i < b.len() && b[i] == b'.' {
                     i += 1;

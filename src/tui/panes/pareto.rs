@@ -20,8 +20,11 @@ const MARKERS: [Marker; 4] = [
     Marker::HalfBlock,
 ];
 
+/// (tokens/s/user, tokens/s/gpu) points.
+type Points = Vec<(f64, f64)>;
+
 /// Points of one experiment: the Pareto rows, or the top rows when no front was kept.
-fn points(rows: &[Row]) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+fn points(rows: &[Row]) -> (Points, Points) {
     let mut ok = Vec::new();
     let mut miss = Vec::new();
     for r in rows {
@@ -70,7 +73,7 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         f.render_widget(Paragraph::new(empty_text(app)).block(block), area);
         return;
     }
-    let mut series: Vec<(usize, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
+    let mut series: Vec<(usize, Points, Points)> = Vec::new();
     for (i, e) in exps.iter().enumerate() {
         let rows = if e.pareto.is_empty() {
             &e.top

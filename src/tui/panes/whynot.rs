@@ -19,7 +19,7 @@ pub fn groups(rejected: &[Rejection]) -> Vec<(&str, Vec<&Rejection>)> {
             None => g.push((&r.reason, vec![r])),
         }
     }
-    g.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+    g.sort_by_key(|x| std::cmp::Reverse(x.1.len()));
     g
 }
 
