@@ -76,7 +76,7 @@ fn mix_gen_requests(backend: Backend, b: u32, ctx: u32, isl: u32, decode_iters: 
     let s = ((isl as f64 * b as f64) / ctx as f64).ceil();
     let nctx = (ctx as f64 / isl as f64).ceil();
     if backend != Backend::Vllm && s >= decode_iters {
-        return ((b as f64 / (s / decode_iters)).floor() as i64).max(1) as u32;
+        return (grid::py_floordiv(b as f64, s / decode_iters) as i64).max(1) as u32;
     }
     ((b as f64 - nctx) as i64).max(1) as u32
 }
@@ -260,7 +260,7 @@ pub fn sweep_tuple(
             if dedup {
                 let balance = isl as f64 * b as f64 / ctx as f64 / w.osl as f64;
                 if balance > 1.0 {
-                    let g = (b as f64 / balance).floor();
+                    let g = grid::py_floordiv(b as f64, balance);
                     if g > 1.0 && capped.contains(&g) {
                         continue;
                     }

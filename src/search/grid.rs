@@ -1,5 +1,28 @@
 //! The fixed sweep grids: TPOT targets, agg and decode batch schedules, agg ctx tokens.
 
+/// `a // b` on floats as Python (and numpy) compute it: from the exact
+/// remainder, then snapped to the nearest integer. It can differ from
+/// `(a / b).floor()` when the rounded quotient lands on an integer the exact
+/// one is just below (352 // 1.1733333333333333 is 299, the rounded 352 / it
+/// is 300.0); the sweep's dedup keys and the scheduler's request counts must
+/// follow the reference's arithmetic.
+pub fn py_floordiv(a: f64, b: f64) -> f64 {
+    let m = a % b; // fmod: exact
+    let mut div = (a - m) / b;
+    if m != 0.0 && (b < 0.0) != (m < 0.0) {
+        div -= 1.0;
+    }
+    if div == 0.0 {
+        return 0.0_f64.copysign(a / b);
+    }
+    let f = div.floor();
+    if div - f > 0.5 {
+        f + 1.0
+    } else {
+        f
+    }
+}
+
 /// TPOT targets (ms) the sweep uses instead of the user's target so the
 /// Pareto front covers every latency: 1..19, then 20..295 in steps of 5.
 pub fn tpot_grid() -> Vec<f64> {
@@ -64,6 +87,27 @@ pub fn agg_ctx_tokens(isl: u32) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn floor_division_is_pythons() {
+        use super::py_floordiv;
+        // Expected values printed by CPython.
+        let cases = [
+            (320.0, 1.0666666666666667, 300.0),
+            (352.0, 1.1733333333333333, 299.0),
+            (1.0, 0.1, 9.0),
+            (7.0, 0.7, 10.0),
+            (-7.0, 2.0, -4.0),
+            (7.0, -2.0, -4.0),
+            (0.5, 2.0, 0.0),
+            (5.5, 0.5, 11.0),
+            (1e16, 3.0, 3333333333333333.0),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(py_floordiv(a, b), want, "{a} // {b}");
+        }
+        assert!(py_floordiv(-0.5, 2.0) == -1.0);
+    }
+
     use super::*;
 
     #[test]
