@@ -144,7 +144,6 @@ fn run(f: &Fixture) -> Result<(Value, f64), String> {
     req.nextn = u(r, "nextn");
     req.database_mode = DbMode::parse(s(r, "database_mode")).ok_or("db mode")?;
     req.systems_path = systems.as_deref();
-    req.moe_backend = r["moe_backend"].as_str();
     req.attention_backend = r["attention_backend"].as_str();
     req.gpus_per_node = r["num_gpus_per_node"].as_u64().unwrap_or(8) as u32;
     req.moe_comm = comm.as_ref();

@@ -51,11 +51,7 @@ pub struct CompileRequest<'a> {
     pub nextn: u32,
     pub database_mode: DbMode,
     pub systems_path: Option<&'a Path>,
-    /// sglang MoE backend (`deepep_moe` has no fused graph).
-    pub moe_backend: Option<&'a str>,
     pub attention_backend: Option<&'a str>,
-    /// Deprecated alias of sglang `moe_backend = deepep_moe`.
-    pub enable_wideep: bool,
     pub is_blackwell: bool,
     pub gpus_per_node: u32,
     /// Large-EP regime per phase, as selected by the resolver from data coverage.
@@ -91,9 +87,7 @@ impl<'a> CompileRequest<'a> {
             nextn: 0,
             database_mode: DbMode::Silicon,
             systems_path: None,
-            moe_backend: None,
             attention_backend: None,
-            enable_wideep: false,
             is_blackwell: false,
             gpus_per_node: 8,
             moe_comm: None,
@@ -146,8 +140,6 @@ pub enum CompileError {
     CrossNodeEpNeedsPureEp { ep: u32, gpn: u32, moe_tp: u32 },
     #[error("cross-node EP (moe_ep={ep} > {gpn} GPUs per node) requires DeepEP all-to-all data, which this request does not have")]
     CrossNodeEpNeedsA2a { ep: u32, gpn: u32 },
-    #[error("sglang moe_backend=deepep_moe has no fused MoE graph; it needs a large-EP all-to-all backend")]
-    RetiredDeepEp,
     #[error("large-EP TRT-LLM (wideEP) {0}")]
     WideEp(String),
     #[error("unknown MoE all-to-all backend '{0}'")]
@@ -515,11 +507,6 @@ fn validate(req: &CompileRequest) -> Result<(), CompileError> {
                 gpn: req.gpus_per_node,
             });
         }
-    }
-    let deepep = req.moe_backend == Some("deepep_moe")
-        || (req.enable_wideep && req.backend == Backend::Sglang);
-    if deepep && !has_comm {
-        return Err(CompileError::RetiredDeepEp);
     }
     Ok(())
 }
