@@ -212,3 +212,12 @@ mod tests {
         assert_eq!(KvQuant::parse("fp9"), None);
     }
 }
+
+impl DbMode {
+    /// Whether the vendor loads its shared data layer (rows inherited from
+    /// sibling versions) in this mode: only the modes that read measured tables.
+    /// Which large-EP all-to-all data exists depends on it.
+    pub fn shared_layer(self) -> bool {
+        matches!(self, DbMode::Silicon | DbMode::Hybrid)
+    }
+}

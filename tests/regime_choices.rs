@@ -81,7 +81,7 @@ fn regime_choices_match_the_reference() {
             moe_ep: u(r, "moe_ep"),
             cp: u(r, "cp"),
         };
-        let coverage = cat.phase_coverage(&model, system, backend, version, moe_quant);
+        let coverage = cat.phase_coverage(&model, system, backend, version, moe_quant, mode);
         let cx = ResolveContext {
             model: &model.id,
             system: &spec.name,

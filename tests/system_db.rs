@@ -762,6 +762,7 @@ fn real_database_large_ep_coverage_matches_reference() {
         &dsv3,
         fp8b,
         Phase::Context,
+        true,
     );
     assert_eq!(ctx, map(vec![("trtllm_deepep_ht", full.clone())]));
     let gen = db.large_ep_coverage(
@@ -771,9 +772,10 @@ fn real_database_large_ep_coverage_matches_reference() {
         &dsv3,
         fp8b,
         Phase::Generation,
+        true,
     );
     assert_eq!(gen, map(vec![("trtllm_deepep_ll", full.clone())]));
-    let cov = db.phase_coverage("h100_sxm", Backend::Trtllm, "1.3.0rc20", &dsv3, fp8b);
+    let cov = db.phase_coverage("h100_sxm", Backend::Trtllm, "1.3.0rc20", &dsv3, fp8b, true);
     assert_eq!(covered_eps(&cov, WorkerRole::Agg), full);
     // The multi-node ladder of an 8-GPU node.
     assert_eq!(
@@ -790,6 +792,7 @@ fn real_database_large_ep_coverage_matches_reference() {
         &dsv3,
         fp8b,
         Phase::Context,
+        true,
     );
     assert_eq!(
         ctx,
@@ -805,6 +808,7 @@ fn real_database_large_ep_coverage_matches_reference() {
         &dsv3,
         fp8b,
         Phase::Generation,
+        true,
     );
     assert_eq!(
         gen,
@@ -830,9 +834,9 @@ fn real_database_large_ep_coverage_matches_reference() {
             "deepep_ll",
         ),
     ] {
-        let ctx = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Context);
+        let ctx = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Context, true);
         assert_eq!(ctx, map(vec![(ht, full.clone())]), "{sys}");
-        let gen = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Generation);
+        let gen = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Generation, true);
         assert_eq!(gen, map(vec![(ll, full.clone())]), "{sys}");
     }
 
@@ -849,6 +853,7 @@ fn real_database_large_ep_coverage_matches_reference() {
         "1.3.0rc20",
         &qwen235,
         MoeQuant::Bfloat16,
+        true,
     );
     assert!(cov.is_empty(), "{cov:?}");
     let qwen30 = MoeShape {
@@ -863,6 +868,7 @@ fn real_database_large_ep_coverage_matches_reference() {
         "0.24.0",
         &qwen30,
         MoeQuant::Bfloat16,
+        true,
     );
     assert!(large_ep_eps(&cov, WorkerRole::Decode, 8).is_empty());
 }

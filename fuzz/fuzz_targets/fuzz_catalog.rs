@@ -1,7 +1,7 @@
 //! The loader fuzz property and its catalog, shared by the cargo-fuzz target
 //! and by `tests/loader_props.rs` (which also keeps this file compiling).
 
-use xpyd::domain::{Backend, MoeQuant};
+use xpyd::domain::{Backend, DbMode, MoeQuant};
 use xpyd::exp::{
     load_str, Catalog, Family, InferredQuant, ModelFacts, SupportedQuants, SystemFacts,
 };
@@ -57,6 +57,7 @@ impl Catalog for Fuzz {
         _v: &str,
         _q: MoeQuant,
         _runs_generation: bool,
+        _database_mode: DbMode,
     ) -> Vec<u32> {
         if m.is_moe {
             vec![16, 32]

@@ -76,11 +76,13 @@ impl Catalog for DbCatalog {
         version: &str,
         moe_quant: MoeQuant,
         runs_generation: bool,
+        database_mode: DbMode,
     ) -> Vec<u32> {
         let Ok(arch) = self.arch(&model.id) else {
             return Vec::new();
         };
-        let coverage = self.phase_coverage(&arch, system, backend, version, moe_quant);
+        let coverage =
+            self.phase_coverage(&arch, system, backend, version, moe_quant, database_mode);
         let role = if runs_generation {
             WorkerRole::Agg
         } else {
@@ -100,6 +102,7 @@ impl DbCatalog {
         backend: Backend,
         version: &str,
         moe_quant: MoeQuant,
+        database_mode: DbMode,
     ) -> PhaseCoverage {
         if !model.is_moe() {
             return PhaseCoverage::new();
@@ -110,8 +113,14 @@ impl DbCatalog {
             topk: model.topk,
             num_experts: model.num_experts,
         };
-        self.db
-            .phase_coverage(system, backend, version, &shape, moe_quant)
+        self.db.phase_coverage(
+            system,
+            backend,
+            version,
+            &shape,
+            moe_quant,
+            database_mode.shared_layer(),
+        )
     }
 }
 
@@ -174,6 +183,7 @@ impl<'a> EngineFactory<'a> {
                 r.backend,
                 &r.backend_version,
                 r.quant.moe,
+                database_mode,
             );
             let lanes = if catalog.db.kind() == DbKind::Builtin {
                 LaneOrders {

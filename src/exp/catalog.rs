@@ -1,7 +1,7 @@
 //! What the resolver needs to know about models, systems and the measured
 //! database, behind one trait so the loader stays testable without data.
 
-use crate::domain::{Backend, FmhaQuant, GemmQuant, KvQuant, MoeQuant};
+use crate::domain::{Backend, DbMode, FmhaQuant, GemmQuant, KvQuant, MoeQuant};
 
 /// Model family as the op-graph compiler understands it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -92,5 +92,6 @@ pub trait Catalog {
         version: &str,
         moe_quant: MoeQuant,
         runs_generation: bool,
+        database_mode: DbMode,
     ) -> Vec<u32>;
 }

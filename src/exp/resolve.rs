@@ -633,9 +633,20 @@ fn large_ep(
     if !model.is_moe {
         return Vec::new();
     }
-    let mut v = cx
-        .cat
-        .large_ep_sizes(model, &sys.name, backend, ver, moe_quant, runs_generation);
+    let mode = cx
+        .raw
+        .database_mode
+        .as_ref()
+        .map_or(DbMode::Silicon, |s| s.v);
+    let mut v = cx.cat.large_ep_sizes(
+        model,
+        &sys.name,
+        backend,
+        ver,
+        moe_quant,
+        runs_generation,
+        mode,
+    );
     v.sort_unstable();
     v.dedup();
     v

@@ -78,7 +78,9 @@ struct Inner {
     large_ep: Mutex<LargeEpCache>,
 }
 
-type LargeEpCache = HashMap<QuantKey, Result<Arc<super::large_ep::LargeEpTables>, String>>;
+/// (system, backend, version, shared layer) → the large-EP tables.
+type LargeEpCache =
+    HashMap<(String, Backend, String, bool), Result<Arc<super::large_ep::LargeEpTables>, String>>;
 
 /// Shared handle on one located database.
 #[derive(Clone)]

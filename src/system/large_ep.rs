@@ -13,7 +13,7 @@
 //! logical tables.
 
 use super::database::{Database, MoeShape};
-use super::quants::{distinct, has_column, probe_engine, resolved_sources, Source};
+use super::quants::{distinct, has_column, probe_engine_with, resolved_sources, Source};
 use super::{DbError, DbKind};
 use crate::domain::{Backend, MoeQuant, Parallel};
 use crate::engine::compile::MoeCommBackends;
@@ -382,17 +382,23 @@ impl LargeEpTables {
         system: &str,
         backend: Backend,
         version: &str,
+        shared_layer: bool,
     ) -> Result<Self, DbError> {
-        let engine =
-            probe_engine(systems_dir, system, backend, version, "SILICON").map_err(|message| {
-                DbError::Engine {
-                    path: systems_dir.to_path_buf(),
-                    system: system.to_string(),
-                    backend: backend.name().to_string(),
-                    version: version.to_string(),
-                    message,
-                }
-            })?;
+        let engine = probe_engine_with(
+            systems_dir,
+            system,
+            backend,
+            version,
+            "SILICON",
+            Some(shared_layer),
+        )
+        .map_err(|message| DbError::Engine {
+            path: systems_dir.to_path_buf(),
+            system: system.to_string(),
+            backend: backend.name().to_string(),
+            version: version.to_string(),
+            message,
+        })?;
         let sources = |basename: &str| {
             resolved_sources(&engine, basename).map_err(|message| DbError::Engine {
                 path: systems_dir.to_path_buf(),
@@ -701,21 +707,31 @@ impl Database {
         system: &str,
         backend: Backend,
         version: &str,
+        shared_layer: bool,
     ) -> Result<std::sync::Arc<LargeEpTables>, String> {
-        let key = (system.to_string(), backend, version.to_string());
+        let key = (
+            system.to_string(),
+            backend,
+            version.to_string(),
+            shared_layer,
+        );
         if let Some(hit) = self.large_ep_cache().get(&key).cloned() {
             return hit;
         }
-        let loaded = LargeEpTables::load(self.systems_dir(), system, backend, version)
-            .map(std::sync::Arc::new)
-            .map_err(|e| e.to_string());
+        let loaded =
+            LargeEpTables::load(self.systems_dir(), system, backend, version, shared_layer)
+                .map(std::sync::Arc::new)
+                .map_err(|e| e.to_string());
         self.large_ep_cache().insert(key, loaded.clone());
         loaded
     }
 
     /// Comm backend → explorable EP sizes for one phase (cached per
     /// system/backend/version). Empty in built-in mode, when the version's
-    /// tables cannot be opened, or when the system has no node width.
+    /// tables cannot be opened, or when the system has no node width. With
+    /// `shared_layer` off (SOL, EMPIRICAL) rows the version only inherits from
+    /// siblings do not count, as in the reference.
+    #[allow(clippy::too_many_arguments)]
     pub fn large_ep_coverage(
         &self,
         system: &str,
@@ -724,12 +740,13 @@ impl Database {
         shape: &MoeShape,
         moe_quant: MoeQuant,
         phase: Phase,
+        shared_layer: bool,
     ) -> BTreeMap<String, BTreeSet<u32>> {
         if self.kind() == DbKind::Builtin {
             return BTreeMap::new();
         }
         let key = format!(
-            "{}/{}/{}/{}/{}/{}",
+            "{}/{}/{}/{}/{}/{}/shared={shared_layer}",
             shape.hidden_size,
             shape.moe_inter_size,
             shape.topk,
@@ -739,10 +756,19 @@ impl Database {
         );
         let dir = self.systems_dir().to_path_buf();
         super::meta_cache::large_ep_coverage(&dir, system, backend, version, &key, || {
-            self.large_ep_coverage_uncached(system, backend, version, shape, moe_quant, phase)
+            self.large_ep_coverage_uncached(
+                system,
+                backend,
+                version,
+                shape,
+                moe_quant,
+                phase,
+                shared_layer,
+            )
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn large_ep_coverage_uncached(
         &self,
         system: &str,
@@ -751,6 +777,7 @@ impl Database {
         shape: &MoeShape,
         moe_quant: MoeQuant,
         phase: Phase,
+        shared_layer: bool,
     ) -> BTreeMap<String, BTreeSet<u32>> {
         let mut out = BTreeMap::new();
         let Ok(spec) = self.system_spec(system) else {
@@ -761,7 +788,7 @@ impl Database {
             return out;
         }
         // Missing data means no coverage, as in the reference (fused path only).
-        let Ok(tables) = self.large_ep_tables(&spec.name, backend, version) else {
+        let Ok(tables) = self.large_ep_tables(&spec.name, backend, version, shared_layer) else {
             return out;
         };
         let a2a = tables.a2a_coverage(&spec.name, shape, moe_quant, phase);
@@ -796,10 +823,19 @@ impl Database {
         version: &str,
         shape: &MoeShape,
         moe_quant: MoeQuant,
+        shared_layer: bool,
     ) -> PhaseCoverage {
         let mut out = PhaseCoverage::new();
         for phase in [Phase::Context, Phase::Generation] {
-            let c = self.large_ep_coverage(system, backend, version, shape, moe_quant, phase);
+            let c = self.large_ep_coverage(
+                system,
+                backend,
+                version,
+                shape,
+                moe_quant,
+                phase,
+                shared_layer,
+            );
             if !c.is_empty() {
                 out.insert(phase, c);
             }

@@ -1,7 +1,7 @@
 //! A catalog that answers like the real database for the systems the tests use
 //! (versions from `systems/query_versions.yaml` of aiconfigurator 0.12.0).
 
-use xpyd::domain::{Backend, GemmQuant, MoeQuant};
+use xpyd::domain::{Backend, DbMode, GemmQuant, MoeQuant};
 use xpyd::exp::{Catalog, Family, InferredQuant, ModelFacts, SupportedQuants, SystemFacts};
 
 pub struct FakeCatalog;
@@ -159,6 +159,7 @@ impl Catalog for FakeCatalog {
         _v: &str,
         _moe_quant: MoeQuant,
         _runs_generation: bool,
+        _database_mode: DbMode,
     ) -> Vec<u32> {
         match (model.id.as_str(), system, backend) {
             ("deepseek-ai/DeepSeek-V3", "h100_sxm" | "h200_sxm", Backend::Trtllm) => {
