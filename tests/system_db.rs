@@ -872,3 +872,43 @@ fn real_database_large_ep_coverage_matches_reference() {
     );
     assert!(large_ep_eps(&cov, WorkerRole::Decode, 8).is_empty());
 }
+
+/// SILICON on a system without measured data for the backend is a located
+/// error naming the key and the way out; SOL on the same system runs.
+#[test]
+fn silicon_without_measured_data_is_a_located_error() {
+    let db = match xpyd::system::Database::locate(None) {
+        Ok(db) if db.kind() == xpyd::system::DbKind::Measured => db,
+        _ => {
+            eprintln!("skipping: no measured database (set XPYD_SYSTEMS_DIR)");
+            return;
+        }
+    };
+    // h100_pcie ships a spec but no tables.
+    if !db.versions("h100_pcie", Backend::Trtllm).0.is_empty() {
+        eprintln!("skipping: this database has h100_pcie trtllm data");
+        return;
+    }
+    let cat = xpyd::engine::factory::DbCatalog::new(db);
+    let yaml = |mode: &str| {
+        format!(
+            "exps: [pcie]\npcie:\n  mode: patch\n  serving_mode: disagg\n  model_path: Qwen/Qwen3-8B\n  total_gpus: 8\n  system_name: h100_pcie\n  backend_name: trtllm\n  database_mode: {mode}\n"
+        )
+    };
+    let err = match xpyd::exp::load_str(&yaml("SILICON"), "pcie.yaml", &cat) {
+        Ok(_) => panic!("SILICON without data must not load"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("pcie.yaml:8:17"), "{err}");
+    assert!(err.contains("key 'backend_name'"), "{err}");
+    assert!(
+        err.contains("system h100_pcie has no measured data for backend trtllm"),
+        "{err}"
+    );
+    assert!(
+        err.contains("database_mode: SOL") && err.contains("h100_sxm"),
+        "{err}"
+    );
+    assert_eq!(err.matches("has no measured data").count(), 1, "{err}");
+    assert!(xpyd::exp::load_str(&yaml("SOL"), "pcie.yaml", &cat).is_ok());
+}

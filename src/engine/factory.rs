@@ -60,6 +60,9 @@ impl Catalog for DbCatalog {
     fn versions(&self, system: &str, backend: Backend) -> (Vec<String>, Option<String>) {
         self.db.versions(system, backend)
     }
+    fn has_measured_data(&self) -> bool {
+        self.db.kind() == DbKind::Measured
+    }
     fn supported_quants(
         &self,
         system: &str,

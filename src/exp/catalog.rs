@@ -73,6 +73,11 @@ pub trait Catalog {
     fn system_names(&self) -> Vec<String>;
     /// Versions available for (system, backend), and the default ("current") one.
     fn versions(&self, system: &str, backend: Backend) -> (Vec<String>, Option<String>);
+    /// Whether measured tables are installed at all (false on the built-in
+    /// specs, where every run is priced at speed of light).
+    fn has_measured_data(&self) -> bool {
+        false
+    }
     /// Supported quant modes; `None` when there is no measured data (SOL/built-in mode),
     /// in which case every mode is accepted.
     fn supported_quants(

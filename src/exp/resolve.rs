@@ -160,11 +160,12 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
     let pver = psys
         .as_ref()
         .and_then(|s| resolve_version(&mut cx, d, s, backend));
-    let dver = match serving {
-        ServingMode::Disagg => dsys
-            .as_ref()
-            .and_then(|s| resolve_version(&mut cx, d, s, backend)),
-        ServingMode::Agg => pver.clone(),
+    let dver = match (serving, &dsys, &psys) {
+        // One system: one answer (and one error, not two).
+        (ServingMode::Disagg, Some(ds), Some(ps)) if ds.name != ps.name => {
+            resolve_version(&mut cx, d, ds, backend)
+        }
+        _ => pver.clone(),
     };
     let model = load_model(&cx, d);
 
@@ -539,6 +540,39 @@ fn resolve_version(
     backend: Backend,
 ) -> Option<String> {
     let (list, default) = cx.cat.versions(&sys.name, backend);
+    // SILICON reads only measured tables: with none for this system and
+    // backend nothing could be priced. The other modes estimate without them.
+    let mode = cx
+        .raw
+        .database_mode
+        .as_ref()
+        .map_or(DbMode::Silicon, |s| s.v);
+    if list.is_empty() && mode == DbMode::Silicon && cx.cat.has_measured_data() {
+        let with_data: Vec<String> = cx
+            .cat
+            .system_names()
+            .into_iter()
+            .filter(|s| !cx.cat.versions(s, backend).0.is_empty())
+            .collect();
+        let (key, pos) = match &cx.raw.backend_name {
+            Some(b) => ("backend_name", b.pos),
+            None => ("system_name", cx.raw.system_name.pos),
+        };
+        d.err(
+            cx.exp(),
+            key,
+            pos,
+            format!(
+                "system {} has no measured data for backend {backend}, and database_mode SILICON reads nothing else",
+                sys.name
+            ),
+            Some(format!(
+                "use database_mode: SOL or EMPIRICAL, or a system with {backend} data: {}",
+                with_data.join(", ")
+            )),
+        );
+        return None;
+    }
     let fallback = default.clone().or_else(|| list.last().cloned());
     let Some(v) = &cx.raw.backend_version else {
         return Some(fallback.unwrap_or_default());
