@@ -110,5 +110,5 @@ fn csvs_equal_the_reference_runs() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(compared, 52, "one pareto and one top-N file per experiment");
+    assert_eq!(compared, 64, "one pareto and one top-N file per experiment");
 }
