@@ -73,23 +73,23 @@ pub struct Session {
 impl Session {
     /// Locate the database (flag, env, python package, cache, built-in) and open it.
     pub fn open(systems_dir: Option<&Path>) -> Result<Session, RunError> {
-        let db = crate::system::Database::locate(systems_dir)
-            .map_err(|e| RunError::Other(e.to_string()))?;
-        Ok(Session {
-            catalog: DbCatalog::new(db),
-            cache: Arc::new(EngineCache::with_store(
-                crate::engine::step_store::store_root(),
-            )),
-        })
+        Self::open_with_store(systems_dir, crate::engine::step_store::store_root())
     }
 
     /// A session whose memo lives in memory only (benchmarks, tests).
     pub fn open_in_memory(systems_dir: Option<&Path>) -> Result<Session, RunError> {
+        Self::open_with_store(systems_dir, None)
+    }
+
+    fn open_with_store(
+        systems_dir: Option<&Path>,
+        store: Option<std::path::PathBuf>,
+    ) -> Result<Session, RunError> {
         let db = crate::system::Database::locate(systems_dir)
             .map_err(|e| RunError::Other(e.to_string()))?;
         Ok(Session {
             catalog: DbCatalog::new(db),
-            cache: Arc::new(EngineCache::new()),
+            cache: Arc::new(EngineCache::with_store(store)),
         })
     }
 

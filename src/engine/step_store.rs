@@ -38,26 +38,24 @@ pub fn digest(bytes: &[u8]) -> String {
 /// size and modification time, plus the build that reads them.
 pub fn fingerprint(systems_dir: &Path) -> Option<String> {
     let root = std::fs::canonicalize(systems_dir).ok()?;
-    let mut lines = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).ok()?.flatten() {
-            let p = e.path();
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(p);
-            } else {
-                let t = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0);
-                let rel = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
-                lines.push(format!("{rel}\t{}\t{t}", m.len()));
-            }
-        }
+    // A folder that cannot be read leaves the identity unknown: no store.
+    let (files, complete) = files_under(&root);
+    if !complete {
+        return None;
     }
+    let mut lines: Vec<String> = files
+        .into_iter()
+        .map(|(p, m)| {
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let rel = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+            format!("{rel}\t{}\t{t}", m.len())
+        })
+        .collect();
     lines.sort();
     let head = format!(
         "xpyd {} · aiconfigurator-core 0.12.0 · format {FORMAT} · {}\n",
@@ -65,6 +63,29 @@ pub fn fingerprint(systems_dir: &Path) -> Option<String> {
         root.display()
     );
     Some(digest((head + &lines.join("\n")).as_bytes()))
+}
+
+/// Every file below `root` with its metadata, and whether every folder could
+/// be read.
+fn files_under(root: &Path) -> (Vec<(PathBuf, std::fs::Metadata)>, bool) {
+    let mut out = Vec::new();
+    let mut complete = true;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            complete = false;
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), m));
+            }
+        }
+    }
+    (out, complete)
 }
 
 /// A step record: (isl, osl, prefix, kind, a, b) → latency bits or error.
@@ -215,21 +236,8 @@ pub fn write(path: &Path, fingerprint: &str, spec_digest: &str, f: &SpecFile) {
 
 /// Files and bytes under the store folder.
 pub fn usage(root: &Path) -> (usize, u64) {
-    let (mut files, mut bytes) = (0, 0);
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) => {
-                    files += 1;
-                    bytes += m.len();
-                }
-                Err(_) => {}
-            }
-        }
-    }
-    (files, bytes)
+    let (files, _) = files_under(root);
+    (files.len(), files.iter().map(|(_, m)| m.len()).sum())
 }
 
 #[cfg(test)]

@@ -64,9 +64,19 @@ fn gib(fp: &Footprint, role: &str, capacity: f64) -> MemoryBreakdown {
     }
 }
 
+/// A labelled step: its total and its ops, costliest first.
+fn step_of(label: &str, mut ops: Vec<OpCost>) -> StepBreakdown {
+    let total_ms = ops.iter().map(|o| o.ms).sum();
+    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    StepBreakdown {
+        label: label.into(),
+        total_ms,
+        ops,
+    }
+}
+
 fn ops_to_step(label: &str, ops: OpList) -> StepBreakdown {
-    let total_ms = ops.iter().map(|o| o.1).sum();
-    let mut ops: Vec<OpCost> = ops
+    let ops = ops
         .into_iter()
         .map(|(name, ms, source)| OpCost {
             name,
@@ -76,12 +86,7 @@ fn ops_to_step(label: &str, ops: OpList) -> StepBreakdown {
             mem_ms: None,
         })
         .collect();
-    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-    StepBreakdown {
-        label: label.into(),
-        total_ms,
-        ops,
-    }
+    step_of(label, ops)
 }
 
 fn fit_reason(b: u32, fit: Fit, capacity_gib: f64) -> String {
@@ -361,8 +366,7 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
 }
 
 fn sol_step(label: &str, ops: crate::search::pricer::SolList) -> StepBreakdown {
-    let total_ms = ops.iter().map(|o| o.1).sum();
-    let mut ops: Vec<OpCost> = ops
+    let ops = ops
         .into_iter()
         .map(|(name, ms, math, mem)| OpCost {
             name,
@@ -376,12 +380,7 @@ fn sol_step(label: &str, ops: crate::search::pricer::SolList) -> StepBreakdown {
             mem_ms: Some(mem),
         })
         .collect();
-    ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
-    StepBreakdown {
-        label: label.into(),
-        total_ms,
-        ops,
-    }
+    step_of(label, ops)
 }
 
 /// Per-op, scheduler and memory detail of one shown row, from its layout's worker.

@@ -12,16 +12,6 @@ use crate::engine::compile::LaneOrders;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// User-facing attention-backend names (`default` = framework default).
-pub const ATTENTION_BACKENDS: [&str; 6] = [
-    "fa3",
-    "triton",
-    "trtllm_mha",
-    "flashinfer",
-    "fla",
-    "default",
-];
-
 /// Named lanes of the vocabulary (everything but `default`), sorted.
 const KNOWN_LANES: [&str; 5] = ["fa3", "fla", "flashinfer", "triton", "trtllm_mha"];
 

@@ -13,7 +13,9 @@
 //! logical tables.
 
 use super::database::{Database, MoeShape};
-use super::quants::{distinct, has_column, probe_engine_with, resolved_sources, Source};
+use super::quants::{
+    distinct, engine_error, has_column, probe_engine_with, resolved_sources, Source,
+};
 use super::{DbError, DbKind};
 use crate::domain::{Backend, MoeQuant, Parallel};
 use crate::engine::compile::MoeCommBackends;
@@ -384,6 +386,7 @@ impl LargeEpTables {
         version: &str,
         shared_layer: bool,
     ) -> Result<Self, DbError> {
+        let engine_err = engine_error(systems_dir, system, backend, version);
         let engine = probe_engine_with(
             systems_dir,
             system,
@@ -392,22 +395,8 @@ impl LargeEpTables {
             "SILICON",
             Some(shared_layer),
         )
-        .map_err(|message| DbError::Engine {
-            path: systems_dir.to_path_buf(),
-            system: system.to_string(),
-            backend: backend.name().to_string(),
-            version: version.to_string(),
-            message,
-        })?;
-        let sources = |basename: &str| {
-            resolved_sources(&engine, basename).map_err(|message| DbError::Engine {
-                path: systems_dir.to_path_buf(),
-                system: system.to_string(),
-                backend: backend.name().to_string(),
-                version: version.to_string(),
-                message,
-            })
-        };
+        .map_err(&engine_err)?;
+        let sources = |basename: &str| resolved_sources(&engine, basename).map_err(&engine_err);
         let mut t = LargeEpTables::default();
 
         // Unified all-to-all table.

@@ -101,36 +101,32 @@ pub(super) struct Source {
     pub(super) kernel_sources: Option<Vec<String>>,
 }
 
+/// The error of a probe engine of (system, backend, version), from its message.
+pub(super) fn engine_error<'a>(
+    systems_dir: &'a Path,
+    system: &'a str,
+    backend: Backend,
+    version: &'a str,
+) -> impl Fn(String) -> DbError + 'a {
+    move |message| DbError::Engine {
+        path: systems_dir.to_path_buf(),
+        system: system.to_string(),
+        backend: backend.name().to_string(),
+        version: version.to_string(),
+        message,
+    }
+}
+
 pub fn compute(
     systems_dir: &Path,
     system: &str,
     backend: Backend,
     version: &str,
 ) -> Result<Option<QuantTable>, DbError> {
-    let engine_err = |message: String| DbError::Engine {
-        path: systems_dir.to_path_buf(),
-        system: system.to_string(),
-        backend: backend.name().to_string(),
-        version: version.to_string(),
-        message,
-    };
+    let engine_err = engine_error(systems_dir, system, backend, version);
     let engine =
-        probe_engine(systems_dir, system, backend, version, "SILICON").map_err(engine_err)?;
-    let db = engine.database();
-    let sources = |basename: &str| -> Result<Vec<Source>, DbError> {
-        let list = db
-            .source_resolver
-            .sources_for(basename, &db.data_root)
-            .map_err(|e| engine_err(e.to_string()))?;
-        Ok(list
-            .iter()
-            .filter(|s| s.path().is_file())
-            .map(|s| Source {
-                path: s.path().to_path_buf(),
-                kernel_sources: s.kernel_sources().map(<[String]>::to_vec),
-            })
-            .collect())
-    };
+        probe_engine(systems_dir, system, backend, version, "SILICON").map_err(&engine_err)?;
+    let sources = |basename: &str| resolved_sources(&engine, basename).map_err(&engine_err);
 
     let mut table = QuantTable::default();
 
