@@ -184,6 +184,15 @@ impl fmt::Display for Parallel {
     }
 }
 
+impl DbMode {
+    /// Whether the vendor loads its shared data layer (rows inherited from
+    /// sibling versions) in this mode: only the modes that read measured tables.
+    /// Which large-EP all-to-all data exists depends on it.
+    pub fn shared_layer(self) -> bool {
+        matches!(self, DbMode::Silicon | DbMode::Hybrid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,14 +219,5 @@ mod tests {
         }
         assert_eq!(MoeQuant::parse("w4afp8"), Some(MoeQuant::W4afp8));
         assert_eq!(KvQuant::parse("fp9"), None);
-    }
-}
-
-impl DbMode {
-    /// Whether the vendor loads its shared data layer (rows inherited from
-    /// sibling versions) in this mode: only the modes that read measured tables.
-    /// Which large-EP all-to-all data exists depends on it.
-    pub fn shared_layer(self) -> bool {
-        matches!(self, DbMode::Silicon | DbMode::Hybrid)
     }
 }
