@@ -1,9 +1,9 @@
 //! The exp YAML file: schema, defaults, validation, resolution into [`Task`]s.
 //!
 //! Loading runs in two stages:
-//! 1. syntax/schema (`yaml.rs`, `schema.rs`): text → spanned node tree →
+//! 1. syntax/schema (`yaml.rs`, `schema/`): text → spanned node tree →
 //!    typed raw experiments; every key and value keeps its `line:col`;
-//! 2. resolution (`resolve.rs`): defaults and catalog checks → [`Task`].
+//! 2. resolution (`resolve/`): defaults and catalog checks → [`Task`].
 //!
 //! Every problem found is reported (not just the first), each with the
 //! experiment, the key path, the position and the offending line.

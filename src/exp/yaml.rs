@@ -8,7 +8,7 @@
 //! So we read the event stream of `granit-parser` (the parser serde-saphyr
 //! itself is built on) and build a tree where each mapping is an ordered list
 //! of entries, each with a key position and a value position. Validation is
-//! then done by hand in `schema.rs`, which lets it report every problem.
+//! then done by hand in `schema/`, which lets it report every problem.
 //!
 //! Scalars keep their source text and whether they were plain (unquoted), so
 //! the schema stage decides types the way YAML 1.2 core schema would
