@@ -239,7 +239,9 @@ def main():
         run_direct()
         run_built()
     if "--no-cli" not in args:
-        run_cli(os.environ.get("CASES", "/work/shared/parity/cases/*/input.yaml"))
+        here = os.path.dirname(os.path.abspath(__file__))
+        default = os.path.join(here, "..", "tests", "fixtures", "parity_cases", "*", "input.yaml")
+        run_cli(os.environ.get("CASES", default))
     from aiconfigurator_core.sdk import perf_database
 
     roots = [p for p in perf_database.get_systems_paths() if os.path.exists(p)]

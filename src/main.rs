@@ -72,24 +72,41 @@ enum DbAction {
     Status,
 }
 
+/// Write to stdout. A reader that closed the pipe (`xpyd run F | head`) is a
+/// normal way for a command to end: stop quietly with success, like `cat`.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(format!("writing to stdout: {e}")),
+    }
+}
+
+fn emit_line(text: &str) -> Result<(), String> {
+    emit(&format!("{text}\n"))
+}
+
 fn print_report(rep: &RunReport, format: Format) -> Result<(), String> {
     match format {
-        Format::Table => print!("{}", report::table::render(rep)),
+        Format::Table => emit(&report::table::render(rep)),
         Format::Json => {
             let s = serde_json::to_string_pretty(rep).map_err(|e| format!("encoding JSON: {e}"))?;
-            println!("{s}");
+            emit_line(&s)
         }
         Format::Csv => {
             let many = rep.experiments.len() > 1;
+            let mut text = String::new();
             for e in &rep.experiments {
                 if many {
-                    println!("# experiment: {}", e.name);
+                    text.push_str(&format!("# experiment: {}\n", e.name));
                 }
-                print!("{}", report::csv::rows_csv(e, &e.top));
+                text.push_str(&report::csv::rows_csv(e, &e.top));
             }
+            emit(&text)
         }
     }
-    Ok(())
 }
 
 fn save_csvs(rep: &RunReport, dir: &std::path::Path) -> Result<(), String> {
@@ -145,19 +162,16 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|e| Err(e.to_string()))
         }
         Some(Command::Check { file }) => {
-            run::check_file(file, &opts(5, false)).map(|summary| println!("{summary}"))
+            run::check_file(file, &opts(5, false)).and_then(|summary| emit_line(&summary))
         }
         Some(Command::Db {
             action: DbAction::Fetch,
-        }) => run::db_fetch().map(|msg| println!("{msg}")),
+        }) => run::db_fetch().and_then(|msg| emit_line(&msg)),
         Some(Command::Db {
             action: DbAction::Status,
-        }) => {
-            println!("{}", run::db_status(cli.systems_dir.as_deref()));
-            Ok(())
-        }
+        }) => emit_line(&run::db_status(cli.systems_dir.as_deref())),
         Some(Command::Bench { file, runs }) => {
-            run::bench(file, &opts(5, false), *runs).map(|t| print!("{t}"))
+            run::bench(file, &opts(5, false), *runs).and_then(|t| emit(&t))
         }
         None => match &cli.file {
             Some(file) => xpyd::tui::run(file, opts(5, true)).map_err(|e| format!("{e:?}")),

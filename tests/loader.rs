@@ -397,9 +397,7 @@ fn exps_order_and_unlisted_experiments() {
 // ---------------------------------------------------------------------------
 
 fn parity_dir() -> PathBuf {
-    std::env::var_os("XPYD_PARITY_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/parity/cases"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity_cases")
 }
 
 fn u32s(v: &serde_json::Value) -> Vec<u32> {
@@ -487,12 +485,7 @@ fn check_role(
 fn parity_resolved_blocks_are_reproduced() {
     let dir = parity_dir();
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "parity cases at {}: {e} (set XPYD_PARITY_DIR)",
-                dir.display()
-            )
-        })
+        .unwrap_or_else(|e| panic!("parity cases at {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("expected.json").exists())
         .collect();

@@ -2,14 +2,13 @@
 //! reference (`aiconfigurator cli exp --save-dir`, 0.12.0) wrote for it:
 //! `tests/fixtures/reference_runs/<case>/input.yaml` and
 //! `<case>/<experiment>/{pareto,best_config_topn}.csv`. xpyd's CSVs must be
-//! byte-identical. The one exception is a top-N file whose rows tie exactly
-//! on tokens/s/gpu within a decode layout: the reference orders those with
-//! pandas' unstable quicksort, so among them it keeps an arbitrary decode
-//! batch (and orders tied layouts arbitrarily). Such files are listed in the
-//! case's `ties.txt` and are compared on what the tie cannot change: the
-//! throughput sequence and the set of xPyD shapes, or (marked `any`, when
-//! more layouts tie than the top N holds) the throughput sequence alone.
+//! byte-identical, except files listed in the case's `ties.txt`, where rows
+//! tie on tokens/s/gpu and xpyd's documented tie order may keep other rows
+//! than the reference's arbitrary one (see `common/ref_csv.rs`).
 //! Needs the measured database; skips with a message otherwise.
+
+#[path = "common/ref_csv.rs"]
+mod ref_csv;
 
 use std::path::{Path, PathBuf};
 use xpyd::run::{CancelToken, RunOptions, Session};
@@ -24,31 +23,6 @@ fn cases() -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-/// Columns a tie among equal-throughput rows cannot change.
-const TIE_PROOF: [&str; 6] = [
-    "tokens/s/gpu",
-    "tokens/s/gpu_cluster",
-    "(p)parallel",
-    "(p)workers",
-    "(d)parallel",
-    "(d)workers",
-];
-
-fn project(csv: &str) -> Vec<Vec<String>> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let idx: Vec<usize> = TIE_PROOF
-        .iter()
-        .map(|c| header.iter().position(|h| h == c).expect("column"))
-        .collect();
-    lines
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            idx.iter().map(|&i| cells[i].to_string()).collect()
-        })
-        .collect()
 }
 
 #[test]
@@ -86,20 +60,7 @@ fn csvs_equal_the_reference_runs() {
                 let reference = reference.replace("\r\n", "\n");
                 let ours = xpyd::report::csv::rows_csv(e, rows);
                 compared += 1;
-                let seq = |v: &Vec<Vec<String>>| v.iter().map(|r| r[0].clone()).collect::<Vec<_>>();
-                let same = if ties.lines().any(|l| l.trim() == format!("{rel} any")) {
-                    // So many layouts tie that which of them fill the top N is arbitrary.
-                    seq(&project(&ours)) == seq(&project(&reference))
-                } else if ties.lines().any(|l| l.trim() == rel) {
-                    // Same throughput sequence, same rows up to the order of ties.
-                    let (mut a, mut b) = (project(&ours), project(&reference));
-                    let same_seq = seq(&a) == seq(&b);
-                    a.sort();
-                    b.sort();
-                    same_seq && a == b
-                } else {
-                    ours.trim_end() == reference.trim_end()
-                };
+                let same = ref_csv::same(file, ref_csv::mode(&ties, &rel), &ours, &reference);
                 if !same {
                     failures.push(format!(
                         "{}: {rel} differs\n--- xpyd\n{ours}\n--- reference\n{reference}",

@@ -151,7 +151,7 @@ fn regime_choices_match_the_reference() {
 
 /// The search lists and replica sizes the loader resolves must equal the
 /// `resolved` block the reference wrote for each shared parity case
-/// (`XPYD_PARITY_CASES`, default the sibling `shared/parity/cases`).
+/// (`tests/fixtures/parity_cases`).
 #[test]
 fn resolved_lists_match_the_reference() {
     use xpyd::exp::{load_file, Roles, SearchSpace};
@@ -162,13 +162,8 @@ fn resolved_lists_match_the_reference() {
             return;
         }
     };
-    let cases = std::env::var_os("XPYD_PARITY_CASES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/parity/cases"));
-    let Ok(entries) = std::fs::read_dir(&cases) else {
-        eprintln!("skipping: no parity cases at {}", cases.display());
-        return;
-    };
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity_cases");
+    let entries = std::fs::read_dir(&cases).expect("tests/fixtures/parity_cases");
     let cat = DbCatalog::new(db);
     let mut failures = Vec::new();
     let mut checked = 0;

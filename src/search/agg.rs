@@ -298,7 +298,14 @@ pub fn select_rows(points: &[AggPoint], tpot_targets: &[f64]) -> Vec<AggPoint> {
         let mut feasible: Vec<usize> = (0..points.len())
             .filter(|&i| points[i].raw_tpot <= t)
             .collect();
-        feasible.sort_by(|&a, &b| points[b].seq_s.total_cmp(&points[a].seq_s));
+        // Ties (xpyd's rule): higher tokens/s/user, then the smaller batch.
+        feasible.sort_by(|&a, &b| {
+            let (pa, pb) = (&points[a], &points[b]);
+            pb.seq_s
+                .total_cmp(&pa.seq_s)
+                .then(pb.tokens_s_user.total_cmp(&pa.tokens_s_user))
+                .then(pa.bs.cmp(&pb.bs))
+        });
         for i in feasible.into_iter().take(10) {
             if !picked.contains(&i) {
                 picked.push(i);

@@ -325,7 +325,13 @@ pub fn rate_match(
         }
         let mut bests: Vec<DisaggRow> = Vec::new();
         for (_, mut group) in groups {
-            group.sort_by(|a, b| b.seq_s_gpu.total_cmp(&a.seq_s_gpu));
+            // Ties: the faster decode for users, then the smaller batch.
+            group.sort_by(|a, b| {
+                b.seq_s_gpu
+                    .total_cmp(&a.seq_s_gpu)
+                    .then(b.tokens_s_user.total_cmp(&a.tokens_s_user))
+                    .then(a.bs.cmp(&b.bs))
+            });
             group.truncate(16);
             let mut best: Option<DisaggRow> = None;
             for d in group {
@@ -341,11 +347,7 @@ pub fn rate_match(
                     let row = compose(p, np, d, nd, osl, lim);
                     let better = match &best {
                         None => true,
-                        Some(b) => {
-                            row.tokens_s_gpu > b.tokens_s_gpu
-                                || (row.tokens_s_gpu == b.tokens_s_gpu
-                                    && row.num_total_gpus < b.num_total_gpus)
-                        }
+                        Some(b) => best_first(&row, b) == std::cmp::Ordering::Less,
                     };
                     if better {
                         best = Some(row);
@@ -354,7 +356,7 @@ pub fn rate_match(
             }
             bests.extend(best);
         }
-        bests.sort_by(|a, b| b.tokens_s_gpu.total_cmp(&a.tokens_s_gpu));
+        bests.sort_by(best_first);
         bests.truncate(5);
         for row in bests {
             if !all.iter().any(|r| same_row(r, &row)) {
@@ -362,8 +364,19 @@ pub fn rate_match(
             }
         }
     }
-    all.sort_by(|a, b| b.tokens_s_gpu.total_cmp(&a.tokens_s_gpu));
+    all.sort_by(best_first);
     all
+}
+
+/// Best first: tokens/s/gpu, then xpyd's tie rule (higher tokens/s/user,
+/// fewer GPUs, smaller decode then prefill batch; see `pick::tie_break`).
+fn best_first(a: &DisaggRow, b: &DisaggRow) -> std::cmp::Ordering {
+    b.tokens_s_gpu
+        .total_cmp(&a.tokens_s_gpu)
+        .then(b.tokens_s_user.total_cmp(&a.tokens_s_user))
+        .then(a.num_total_gpus.cmp(&b.num_total_gpus))
+        .then(a.decode.bs.cmp(&b.decode.bs))
+        .then(a.prefill.bs.cmp(&b.prefill.bs))
 }
 
 fn same_row(a: &DisaggRow, b: &DisaggRow) -> bool {
@@ -445,6 +458,44 @@ mod tests {
         );
         assert!((r.ttft - 778.338).abs() < 1e-9, "{}", r.ttft);
         assert!((r.concurrency - 320.0).abs() < 1e-9);
+    }
+
+    /// Prefill-bound xPyD: two decode batches of one layout give the same
+    /// tokens/s/gpu; the pick is the one faster for users (then the smaller
+    /// batch), whatever order the points come in.
+    #[test]
+    fn tie_rule_picks_the_faster_decode_batch() {
+        let lim = limits(8);
+        let p = pt(Parallel::dense(1, 1), 1, 100.0, 0.0, 1.0);
+        let fast = pt(Parallel::dense(2, 1), 8, 0.0, 20.0, 10.0);
+        let slow = pt(Parallel::dense(2, 1), 16, 0.0, 25.0, 12.0);
+        let same = pt(Parallel::dense(2, 1), 12, 0.0, 20.0, 10.0);
+        for decode in [
+            vec![slow.clone(), fast.clone(), same.clone()],
+            vec![same.clone(), fast.clone(), slow.clone()],
+            vec![fast.clone(), same.clone(), slow.clone()],
+        ] {
+            let rows = rate_match(
+                std::slice::from_ref(&p),
+                &decode,
+                1000.0,
+                &[30.0],
+                100,
+                &lim,
+            );
+            let picked: Vec<(u32, f64, u32, u32)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.decode.bs,
+                        r.tokens_s_gpu,
+                        r.prefill_workers,
+                        r.decode_workers,
+                    )
+                })
+                .collect();
+            assert_eq!(picked, [(8, 67.5, 6, 1)]);
+        }
     }
 
     #[test]

@@ -342,8 +342,12 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
             workers.push((RoleKind::Agg, p, w));
         }
     }
-    // Stable sort: ties keep layout order, as the reference's concatenation does.
-    rows.sort_by(|a, b| b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu));
+    // Ties follow xpyd's documented rule (pick::tie_break).
+    rows.sort_by(|a, b| {
+        b.tokens_per_s_per_gpu
+            .total_cmp(&a.tokens_per_s_per_gpu)
+            .then_with(|| crate::search::pick::tie_break(a, b))
+    });
     let failure = if rows.is_empty() {
         Some(if ctx.cancel.is_cancelled() {
             "cancelled".into()

@@ -2,6 +2,36 @@
 //! Pareto front, and the best / top-N rows under the user's SLA.
 
 use crate::report::Row;
+use std::cmp::Ordering;
+
+/// The batch a row is known by, for the tie rule: agg `bs`; disagg decode
+/// batch, then prefill batch.
+fn batch_key(r: &Row) -> (u32, u32) {
+    match (&r.decode, &r.prefill) {
+        (Some(d), Some(p)) => (d.bs, p.bs),
+        _ => (r.bs.unwrap_or(0), 0),
+    }
+}
+
+/// xpyd's order among rows tied on throughput. Values are rounded to the
+/// printed precision where they are computed, so a tie is plain equality.
+/// The reference leaves such ties to pandas' unstable sort; xpyd picks what
+/// serves the user: higher tokens/s/user, then fewer GPUs, then the smaller batch.
+pub fn tie_break(a: &Row, b: &Row) -> Ordering {
+    b.tokens_per_s_per_user
+        .total_cmp(&a.tokens_per_s_per_user)
+        .then(a.total_gpus_used.cmp(&b.total_gpus_used))
+        .then(a.num_total_gpus.cmp(&b.num_total_gpus))
+        .then(batch_key(a).cmp(&batch_key(b)))
+}
+
+/// Best first: tokens/s/gpu_cluster, then tokens/s/gpu, then [`tie_break`].
+pub fn best_first(a: &Row, b: &Row) -> Ordering {
+    b.tokens_per_s_per_gpu_cluster
+        .total_cmp(&a.tokens_per_s_per_gpu_cluster)
+        .then(b.tokens_per_s_per_gpu.total_cmp(&a.tokens_per_s_per_gpu))
+        .then_with(|| tie_break(a, b))
+}
 
 /// Whole replicas of `replica_gpus` GPUs that fit in `total_gpus`.
 pub fn replicas(replica_gpus: u32, total_gpus: u32) -> u32 {
@@ -17,7 +47,9 @@ pub fn cluster_tokens_per_gpu(tokens_s_gpu: f64, replica_gpus: u32, total_gpus: 
     tokens_s_gpu * replicas as f64 * replica_gpus as f64 / total_gpus as f64
 }
 
-/// Non-dominated rows for (tokens/s/user ↑, tokens/s/gpu_cluster ↑), sorted by tokens/s/user.
+/// Non-dominated rows for (tokens/s/user ↑, tokens/s/gpu_cluster ↑), sorted by
+/// tokens/s/user. Of rows equal on both axes the one first in [`tie_break`]
+/// order stays.
 pub fn pareto_front(rows: &[Row]) -> Vec<Row> {
     let mut idx: Vec<usize> = (0..rows.len())
         .filter(|&i| {
@@ -26,9 +58,14 @@ pub fn pareto_front(rows: &[Row]) -> Vec<Row> {
         })
         .collect();
     idx.sort_by(|&a, &b| {
-        rows[a]
-            .tokens_per_s_per_user
-            .total_cmp(&rows[b].tokens_per_s_per_user)
+        let (ra, rb) = (&rows[a], &rows[b]);
+        ra.tokens_per_s_per_user
+            .total_cmp(&rb.tokens_per_s_per_user)
+            .then(
+                rb.tokens_per_s_per_gpu_cluster
+                    .total_cmp(&ra.tokens_per_s_per_gpu_cluster),
+            )
+            .then_with(|| tie_break(ra, rb))
     });
     let mut keep = vec![true; idx.len()];
     for i in 0..idx.len() {
@@ -67,9 +104,9 @@ pub fn group_key(r: &Row) -> String {
     }
 }
 
-/// Best rows under `tpot ≤ target`, one per layout group, best first. When no
-/// row meets the target, the closest rows (lowest TPOT) come back with
-/// `sla_met = false`.
+/// Best rows under `tpot ≤ target`, one per layout group, best first
+/// ([`best_first`], ties by [`tie_break`]). When no row meets the target, the
+/// closest rows (lowest TPOT) come back with `sla_met = false`.
 pub fn top_n(rows: &[Row], tpot_target: f64, n: usize) -> Vec<Row> {
     let meets: Vec<&Row> = rows.iter().filter(|r| r.tpot_ms <= tpot_target).collect();
     let exceeded = meets.is_empty();
@@ -86,7 +123,7 @@ pub fn top_n(rows: &[Row], tpot_target: f64, n: usize) -> Vec<Row> {
         let k = group_key(r);
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, best)) => {
-                if r.tokens_per_s_per_gpu_cluster > best.tokens_per_s_per_gpu_cluster {
+                if best_first(r, best) == Ordering::Less {
                     *best = r;
                 }
             }
@@ -103,13 +140,13 @@ pub fn top_n(rows: &[Row], tpot_target: f64, n: usize) -> Vec<Row> {
         })
         .collect();
     if exceeded {
-        out.sort_by(|a, b| a.tpot_ms.total_cmp(&b.tpot_ms));
-    } else {
         out.sort_by(|a, b| {
-            b.tokens_per_s_per_gpu_cluster
-                .total_cmp(&a.tokens_per_s_per_gpu_cluster)
-                .then(b.tokens_per_s_per_user.total_cmp(&a.tokens_per_s_per_user))
+            a.tpot_ms
+                .total_cmp(&b.tpot_ms)
+                .then_with(|| best_first(a, b))
         });
+    } else {
+        out.sort_by(best_first);
     }
     out.truncate(n);
     out
@@ -145,6 +182,57 @@ mod tests {
             prefill: None,
             decode: None,
             detail: None,
+        }
+    }
+
+    fn tied(parallel: &str, user: f64, gpus: u32, bs: u32) -> Row {
+        Row {
+            total_gpus_used: gpus,
+            num_total_gpus: gpus,
+            bs: Some(bs),
+            ..row(parallel, user, 500.0, 20.0)
+        }
+    }
+
+    fn label(r: &Row) -> String {
+        format!(
+            "{} {} {}g bs{}",
+            r.parallel.as_deref().unwrap_or(""),
+            r.tokens_per_s_per_user,
+            r.total_gpus_used,
+            r.bs.unwrap_or(0)
+        )
+    }
+
+    /// Rows tied on tokens/s/gpu: higher tokens/s/user, then fewer GPUs,
+    /// then the smaller batch — whatever order they arrive in.
+    #[test]
+    fn tie_rule_orders_top_n_picks_and_front() {
+        let rows = vec![
+            tied("tp1", 30.0, 8, 64),
+            tied("tp2", 40.0, 16, 32),
+            tied("tp4", 40.0, 8, 96),
+            tied("tp8", 40.0, 8, 48),
+            // Same layout as tp1, same throughput: the faster row is its pick.
+            tied("tp1", 35.0, 8, 128),
+        ];
+        for rotate in 0..rows.len() {
+            let mut r = rows.clone();
+            r.rotate_left(rotate);
+            let top: Vec<String> = top_n(&r, 50.0, 5).iter().map(label).collect();
+            assert_eq!(
+                top,
+                [
+                    "tp8 40 8g bs48",
+                    "tp4 40 8g bs96",
+                    "tp2 40 16g bs32",
+                    "tp1 35 8g bs128"
+                ],
+                "rotation {rotate}"
+            );
+            // On the front, equal points keep the row first in tie order.
+            let front: Vec<String> = pareto_front(&r).iter().map(label).collect();
+            assert_eq!(front, ["tp8 40 8g bs48"], "rotation {rotate}");
         }
     }
 
