@@ -3,7 +3,7 @@
 
 use crate::engine::cache::EngineCache;
 use crate::engine::factory::{DbCatalog, EngineFactory};
-use crate::report::{DatabaseInfo, ExperimentReport, Row, RunReport};
+use crate::report::{DatabaseInfo, ExperimentReport, Row, RunReport, Warning};
 use crate::search::experiment::run_experiment;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,8 +112,18 @@ impl Session {
     ) -> Result<RunReport, RunError> {
         let (file, failed) = crate::exp::load_file_lenient(path, &self.catalog)?;
         let label = path.display().to_string();
-        let mut report = self.run_tasks(&file.tasks, &label, opts, cancel, on_progress)?;
+        let warnings: Vec<Warning> = file.warnings.iter().map(|w| warning(&label, w)).collect();
+        let mut report =
+            self.search_tasks(&file.tasks, &label, &warnings, opts, cancel, on_progress)?;
         report.experiments.extend(failed_reports(&label, &failed));
+        for e in report
+            .experiments
+            .iter_mut()
+            .filter(|e| e.warnings.is_empty())
+        {
+            e.warnings = warnings_of(&warnings, &e.name);
+        }
+        report.warnings = warnings;
         Ok(report)
     }
 
@@ -122,6 +132,20 @@ impl Session {
         &self,
         tasks: &[crate::exp::Task],
         file_label: &str,
+        opts: &RunOptions,
+        cancel: &CancelToken,
+        on_progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunReport, RunError> {
+        self.search_tasks(tasks, file_label, &[], opts, cancel, on_progress)
+    }
+
+    /// [`Session::run_tasks`] with the file's warnings attached to each
+    /// experiment before it is reported.
+    fn search_tasks(
+        &self,
+        tasks: &[crate::exp::Task],
+        file_label: &str,
+        warnings: &[Warning],
         opts: &RunOptions,
         cancel: &CancelToken,
         on_progress: &(dyn Fn(Progress) + Sync),
@@ -155,6 +179,7 @@ impl Session {
                     task.database_mode
                 );
             }
+            rep.warnings = warnings_of(warnings, &task.name);
             on_progress(Progress::ExperimentDone(Box::new(rep.clone())));
             experiments.push(rep);
         }
@@ -166,8 +191,28 @@ impl Session {
             best_experiment: best_experiment(&experiments),
             experiments,
             database: self.database_info(),
+            warnings: warnings.to_vec(),
         })
     }
+}
+
+/// A loader warning as reported, with its full `file:line:col: …` text.
+fn warning(file: &str, e: &crate::exp::ExpError) -> Warning {
+    Warning {
+        experiment: e.experiment.clone(),
+        key_path: e.key_path.clone(),
+        line: e.line,
+        col: e.col,
+        message: e.message.clone(),
+        text: format!("{file}:{e}"),
+    }
+}
+
+fn warnings_of(all: &[Warning], experiment: &str) -> Vec<Warning> {
+    all.iter()
+        .filter(|w| w.experiment.as_deref() == Some(experiment))
+        .cloned()
+        .collect()
 }
 
 /// The experiment whose rank-1 row has the highest tokens/s/gpu_cluster.
@@ -198,28 +243,9 @@ fn failed_reports(file: &str, errors: &[crate::exp::ExpError]) -> Vec<Experiment
             .collect();
         out.push(ExperimentReport {
             name: name.to_string(),
-            serving_mode: String::new(),
-            model: String::new(),
-            system: String::new(),
-            decode_system: None,
-            backend: String::new(),
-            backend_version: String::new(),
-            database_mode: String::new(),
-            isl: 0,
-            osl: 0,
-            prefix: 0,
-            ttft: 0.0,
-            tpot: 0.0,
-            total_gpus: 0,
             status: crate::report::Status::Error,
             error: Some(msgs.join("\n")),
-            elapsed_ms: 0.0,
-            best: None,
-            top: Vec::new(),
-            pareto: Vec::new(),
-            rejected: Vec::new(),
-            feasible: Vec::new(),
-            engine_evaluations: 0,
+            ..Default::default()
         });
     }
     out

@@ -163,16 +163,35 @@ pub struct Rejection {
     pub reason: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
+    #[default]
     NoResult,
     Error,
 }
 
+/// A located, non-fatal problem in the file: a key that is valid but has no
+/// effect where it stands, a value that is clipped, a workload beyond the
+/// model's context window. The experiment still runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The experiment it concerns, if any.
+    pub experiment: Option<String>,
+    /// Dotted key path, e.g. `config.advanced_tuning_config`.
+    pub key_path: String,
+    /// 1-based; 0 when the warning has no position.
+    pub line: usize,
+    pub col: usize,
+    /// What is ignored (or changed) and why.
+    pub message: String,
+    /// The whole warning as printed: `file:line:col: experiment '…': key '…': …`.
+    pub text: String,
+}
+
 /// Results of one experiment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentReport {
     pub name: String,
     pub serving_mode: String,
@@ -201,6 +220,9 @@ pub struct ExperimentReport {
     /// Number of engine step evaluations this experiment needed.
     #[serde(default)]
     pub engine_evaluations: u64,
+    /// This experiment's warnings (also listed in the file's).
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
 }
 
 /// Which latency data a run used.
@@ -220,4 +242,7 @@ pub struct RunReport {
     pub experiments: Vec<ExperimentReport>,
     pub best_experiment: Option<String>,
     pub database: DatabaseInfo,
+    /// Every warning of the file, experiments' included, in file order.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
 }

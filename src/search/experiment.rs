@@ -181,15 +181,7 @@ fn base_report(task: &Task) -> ExperimentReport {
         ttft: task.ttft,
         tpot: task.tpot,
         total_gpus: task.total_gpus,
-        status: Status::NoResult,
-        error: None,
-        elapsed_ms: 0.0,
-        best: None,
-        top: Vec::new(),
-        pareto: Vec::new(),
-        rejected: Vec::new(),
-        feasible: Vec::new(),
-        engine_evaluations: 0,
+        ..Default::default()
     }
 }
 
