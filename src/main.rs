@@ -50,7 +50,14 @@ enum Command {
         save_dir: Option<PathBuf>,
     },
     /// Validate FILE (schema, names, search lists) without searching.
-    Check { file: PathBuf },
+    /// Warnings go to stderr; the exit code is 0 unless there are errors
+    /// (or warnings, with --deny-warnings).
+    Check {
+        file: PathBuf,
+        /// Fail (exit code 1) when the file has warnings.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
     /// The measured latency database.
     Db {
         #[command(subcommand)]
@@ -86,6 +93,16 @@ fn emit(text: &str) -> Result<(), String> {
 
 fn emit_line(text: &str) -> Result<(), String> {
     emit(&format!("{text}\n"))
+}
+
+/// Warnings go to stderr, so stdout stays the table, JSON or CSV asked for.
+fn print_warnings(warnings: &[String]) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        // A closed stderr is no reason to fail the command.
+        let _ = writeln!(err, "warning: {w}");
+    }
 }
 
 fn print_report(rep: &RunReport, format: Format) -> Result<(), String> {
@@ -139,6 +156,8 @@ fn main() -> ExitCode {
         }) => {
             let shown = |res: Result<RunReport, RunError>| match res {
                 Ok(rep) => {
+                    let texts: Vec<String> = rep.warnings.iter().map(|w| w.text.clone()).collect();
+                    print_warnings(&texts);
                     let mut r = print_report(&rep, *format);
                     if let (Ok(()), Some(dir)) = (&r, save_dir) {
                         r = save_csvs(&rep, dir);
@@ -161,9 +180,21 @@ fn main() -> ExitCode {
             run::run_file(file, &opts(*top, *all), &CancelToken::new(), &|_| {}, shown)
                 .unwrap_or_else(|e| Err(e.to_string()))
         }
-        Some(Command::Check { file }) => {
-            run::check_file(file, &opts(5, false)).and_then(|summary| emit_line(&summary))
-        }
+        Some(Command::Check {
+            file,
+            deny_warnings,
+        }) => run::check_file(file, &opts(5, false)).and_then(|c| {
+            emit_line(&c.summary)?;
+            print_warnings(&c.warnings);
+            if *deny_warnings && !c.warnings.is_empty() {
+                Err(format!(
+                    "{} warning(s) and --deny-warnings",
+                    c.warnings.len()
+                ))
+            } else {
+                Ok(())
+            }
+        }),
         Some(Command::Db {
             action: DbAction::Fetch,
         }) => run::db_fetch().and_then(|msg| emit_line(&msg)),

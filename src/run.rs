@@ -291,8 +291,15 @@ pub fn run_file<T>(
     Ok(out)
 }
 
+/// What `xpyd check` found: a summary of what would run, and the warnings
+/// (each `file:line:col: …`).
+pub struct CheckSummary {
+    pub summary: String,
+    pub warnings: Vec<String>,
+}
+
 /// `xpyd check`: validate and summarise what would run.
-pub fn check_file(path: &Path, opts: &RunOptions) -> Result<String, String> {
+pub fn check_file(path: &Path, opts: &RunOptions) -> Result<CheckSummary, String> {
     let session = Session::open(opts.systems_dir.as_deref()).map_err(|e| e.to_string())?;
     let file = session.load(path).map_err(|e| e.to_string())?;
     let mut out = format!("{}: ok, {} experiment(s)", path.display(), file.tasks.len());
@@ -303,10 +310,18 @@ pub fn check_file(path: &Path, opts: &RunOptions) -> Result<String, String> {
             t.name, t.serving_mode, r.model, r.system, r.backend, r.backend_version, t.total_gpus
         ));
     }
-    for w in &file.warnings {
-        out.push_str(&format!("\nwarning: {w}"));
+    if !file.warnings.is_empty() {
+        out.push_str(&format!("\n{} warning(s)", file.warnings.len()));
     }
-    Ok(out)
+    let label = path.display().to_string();
+    Ok(CheckSummary {
+        summary: out,
+        warnings: file
+            .warnings
+            .iter()
+            .map(|w| warning(&label, w).text)
+            .collect(),
+    })
 }
 
 /// `xpyd db fetch`.

@@ -95,6 +95,46 @@ fn invalid_corpus_messages_match_exactly() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `tests/warnings/<case>/input.yaml`: keys that are valid but have no effect
+/// where they stand (and workloads beyond the context window) load without
+/// errors, each with its exact located warning (`expected.txt`). The same
+/// files are reference runs: `tests/reference_runs.rs` checks their results.
+#[test]
+fn warnings_corpus_loads_with_exact_warnings() {
+    let dir = root().join("tests/warnings");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/warnings exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("input.yaml").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 7, "only {} warning cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let expected = std::fs::read_to_string(case.join("expected.txt"))
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let got = match load_file(&case.join("input.yaml"), &FakeCatalog) {
+            Ok(f) if f.tasks.is_empty() => "<no experiment to run>".to_string(),
+            Ok(f) => f
+                .warnings
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => format!("<errors>\n{}", messages(&e)),
+        };
+        if got.trim_end() != expected.trim_end() {
+            failures.push(format!(
+                "== {}\n-- expected:\n{}\n-- got:\n{}",
+                case.display(),
+                expected.trim_end(),
+                got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn oversized_file_is_refused_before_parsing() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,10 +13,14 @@ mod ref_csv;
 use std::path::{Path, PathBuf};
 use xpyd::run::{CancelToken, RunOptions, Session};
 
+/// Reference runs: `tests/fixtures/reference_runs/*` and the warnings corpus
+/// `tests/warnings/*` (files with keys that have no effect, which the
+/// reference runs as if they were absent).
 fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference_runs");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("reference_runs fixtures")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut v: Vec<PathBuf> = ["tests/fixtures/reference_runs", "tests/warnings"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("reference run fixtures"))
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join("input.yaml").is_file())
@@ -38,7 +42,7 @@ fn csvs_equal_the_reference_runs() {
         top_n: 5,
         ..Default::default()
     };
-    let mut compared = 0;
+    let (mut compared, mut experiments) = (0, 0);
     let mut failures = Vec::new();
     for case in cases() {
         let ties = std::fs::read_to_string(case.join("ties.txt")).unwrap_or_default();
@@ -50,6 +54,20 @@ fn csvs_equal_the_reference_runs() {
                 &|_| {},
             )
             .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        // The warnings corpus: the report carries each warning, located in the file.
+        if let Ok(expected) = std::fs::read_to_string(case.join("expected.txt")) {
+            let file = case.join("input.yaml").display().to_string();
+            let want: Vec<String> = expected.lines().map(|l| format!("{file}:{l}")).collect();
+            let got: Vec<String> = report.warnings.iter().map(|w| w.text.clone()).collect();
+            if got != want {
+                failures.push(format!("{}: warnings {got:#?}", case.display()));
+            }
+            let per_exp: usize = report.experiments.iter().map(|e| e.warnings.len()).sum();
+            if per_exp != want.len() {
+                failures.push(format!("{}: experiment warnings {per_exp}", case.display()));
+            }
+        }
+        experiments += report.experiments.len();
         for e in &report.experiments {
             for (rows, file) in [(&e.pareto, "pareto.csv"), (&e.top, "best_config_topn.csv")] {
                 let rel = format!("{}/{file}", e.name);
@@ -71,5 +89,10 @@ fn csvs_equal_the_reference_runs() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(compared, 64, "one pareto and one top-N file per experiment");
+    assert_eq!(
+        compared,
+        2 * experiments,
+        "one pareto and one top-N file per experiment"
+    );
+    assert!(experiments >= 39, "only {experiments} experiments");
 }

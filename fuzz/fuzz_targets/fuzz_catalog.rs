@@ -23,6 +23,7 @@ impl Catalog for Fuzz {
             num_experts: if moe { 128 } else { 0 },
             is_gpt_oss: false,
             inferred: InferredQuant::default(),
+            max_position: 131_072,
         })
     }
     fn system(&self, name: &str) -> Option<SystemFacts> {

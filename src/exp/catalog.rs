@@ -37,6 +37,8 @@ pub struct ModelFacts {
     /// True for gpt-oss (special Blackwell MoE quant rule).
     pub is_gpt_oss: bool,
     pub inferred: InferredQuant,
+    /// `max_position_embeddings`: the context window (isl + osl beyond it is warned about).
+    pub max_position: u64,
 }
 
 /// Facts about one GPU system.

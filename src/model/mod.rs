@@ -365,6 +365,7 @@ impl ModelArch {
             num_experts: self.num_experts,
             is_gpt_oss: self.is_gpt_oss(),
             inferred: self.inferred_quant(),
+            max_position: self.max_position,
         }
     }
 }

@@ -15,6 +15,11 @@ fn model(id: &str, arch: &str, family: Family, experts: u32) -> ModelFacts {
         num_experts: experts,
         is_gpt_oss: false,
         inferred: InferredQuant::default(),
+        max_position: if id.starts_with("Qwen/Qwen3") {
+            40_960
+        } else {
+            131_072
+        },
     }
 }
 

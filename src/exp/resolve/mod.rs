@@ -158,6 +158,7 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
 
     // Nothing below can be checked without the system, version and model.
     let targets = targets?;
+    warn_context_window(&cx, d, &workload, &targets.model);
 
     let kinds = role_workers(raw);
     if warn_wideep(&cx, d, &kinds) && moe_backend.is_none() {
@@ -176,7 +177,11 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
         return None;
     }
 
-    let tuning = resolve_tuning(raw);
+    // The tuning block only shapes disagg rate matching (agg ignores it, with a warning).
+    let tuning = match raw.serving_mode.v {
+        ServingMode::Disagg => resolve_tuning(raw),
+        ServingMode::Agg => Default::default(),
+    };
     let roles = assemble_roles(&cx, d, roles)?;
     if d.errors.len() > before {
         return None;
@@ -249,6 +254,31 @@ fn resolve_workload(cx: &Ctx, d: &mut Diag) -> Workload {
         ttft,
         tpot,
     }
+}
+
+/// A workload longer than the model's context window still runs (the
+/// reference prices it as well), but no real server would accept it as is.
+fn warn_context_window(cx: &Ctx, d: &mut Diag, w: &Workload, model: &ModelFacts) {
+    let total = u64::from(w.isl) + u64::from(w.osl);
+    if model.max_position == 0 || total <= model.max_position {
+        return;
+    }
+    let raw = cx.raw;
+    let (key, pos) = match (&raw.isl, &raw.osl) {
+        (Some(i), _) => ("isl", i.pos),
+        (None, Some(o)) => ("osl", o.pos),
+        (None, None) => ("", raw.pos),
+    };
+    d.warn(
+        cx.exp(),
+        key,
+        pos,
+        format!(
+            "isl + osl = {total} tokens exceeds {}'s context window (max_position_embeddings {}); the estimate still runs, but a server would reject or truncate such requests",
+            model.id, model.max_position
+        ),
+        Some("shorten isl or osl".into()),
+    );
 }
 
 /// Systems, versions and the model; `None` unless every one was found (each

@@ -31,18 +31,19 @@ pub(super) fn resolve_search(
     if !model.is_moe {
         for i in [DP, MOE_TP, MOE_EP] {
             if let Some(l) = user(i) {
+                // The reference ignores these lists for dense models; so does
+                // xpyd (they are fixed at 1 below), and says so.
                 if l.v.iter().any(|&v| v != 1) {
-                    d.err(
+                    d.warn(
                         exp,
                         &format!("{base}.{}", LIST_KEYS[i]),
                         l.pos,
                         format!(
-                            "has no effect: {} is a dense model (attention DP and MoE parallelism apply to MoE models)",
+                            "ignored: {} is a dense model (attention DP and MoE parallelism apply to MoE models); searched as [1]",
                             clip(&model.id)
                         ),
                         Some("remove it or use [1]".into()),
                     );
-                    ok = false;
                 }
             }
         }
@@ -113,6 +114,11 @@ pub(super) fn resolve_search(
     lists[NUM_GPU] = num_gpu;
     if !ok {
         return None;
+    }
+    if !model.is_moe {
+        for i in [DP, MOE_TP, MOE_EP] {
+            lists[i] = vec![1];
+        }
     }
     let [num_gpu, tp, pp, dp, moe_tp, moe_ep] = lists;
     let _ = backend;

@@ -226,7 +226,9 @@ pub(super) fn parse_exp(e: &Entry, d: &mut Diag) -> Option<RawExp> {
         }
     }
 
-    // Keys that cannot take effect for the serving mode.
+    // Keys that are valid but cannot take effect for the serving mode: the
+    // reference runs such an experiment and ignores them, and so does xpyd,
+    // saying so (a warning, never a blank experiment).
     if let Some(sm) = &serving_mode {
         let misplaced = |w: &Option<RawWorker>| w.as_ref().map(|w| w.pos);
         match sm.v {
@@ -236,54 +238,51 @@ pub(super) fn parse_exp(e: &Entry, d: &mut Diag) -> Option<RawExp> {
                     (&decode, "decode_worker_config"),
                 ] {
                     if let Some(pos) = misplaced(w) {
-                        d.err(
+                        d.warn(
                             Some(name),
                             &format!("config.{key}"),
                             pos,
-                            "has no effect with serving_mode: agg",
-                            Some("use config.worker_config, or set serving_mode: disagg".into()),
+                            "ignored: serving_mode is agg, which searches config.worker_config only",
+                            Some("move the lists to config.worker_config, or set serving_mode: disagg".into()),
                         );
                     }
                 }
                 if let Some(ds) = &decode_system_name {
-                    d.err(
+                    d.warn(
                         Some(name),
                         "decode_system_name",
                         key_pos(entries, "decode_system_name").unwrap_or(ds.pos),
-                        "decode_system_name applies only to serving_mode: disagg",
+                        "ignored: serving_mode is agg, where one system serves prefill and decode",
                         Some("remove it, or set serving_mode: disagg".into()),
                     );
                 }
                 if let Some(r) = &replica {
-                    d.err(
+                    d.warn(
                         Some(name),
                         "config.replica_config",
                         r.pos,
-                        "replica_config applies only to serving_mode: disagg",
-                        None,
+                        "ignored: replica_config shapes xPyD replicas, and serving_mode is agg",
+                        Some("remove it, or set serving_mode: disagg".into()),
                     );
                 }
                 if let Some(t) = &tuning {
-                    d.err(
+                    d.warn(
                         Some(name),
                         "config.advanced_tuning_config",
                         t.pos,
-                        "advanced_tuning_config applies only to serving_mode: disagg",
-                        None,
+                        "ignored: advanced_tuning_config tunes disaggregated rate matching, and serving_mode is agg",
+                        Some("remove it, or set serving_mode: disagg".into()),
                     );
                 }
             }
             ServingMode::Disagg => {
                 if let Some(pos) = misplaced(&worker) {
-                    d.err(
+                    d.warn(
                         Some(name),
                         "config.worker_config",
                         pos,
-                        "has no effect with serving_mode: disagg",
-                        Some(
-                            "use config.prefill_worker_config and config.decode_worker_config"
-                                .into(),
-                        ),
+                        "ignored: serving_mode is disagg, which searches config.prefill_worker_config and config.decode_worker_config",
+                        Some("move the lists there, or set serving_mode: agg".into()),
                     );
                 }
             }
