@@ -111,6 +111,9 @@ fn task(
             cp: vec![1],
         },
         enable_wideep: false,
+        explicit: Default::default(),
+        architecture: "Qwen3ForCausalLM".into(),
+        large_ep_sizes: Vec::new(),
     };
     let roles = match mode {
         ServingMode::Agg => Roles::Agg { worker: role },

@@ -48,6 +48,7 @@ impl Catalog for Fuzz {
             kvcache: v(&["bfloat16", "fp8"]),
             fmha: v(&["bfloat16"]),
             mla_fmha: v(&["bfloat16"]),
+            ..Default::default()
         })
     }
     fn large_ep_sizes(

@@ -270,13 +270,16 @@ impl WorkerFactory for EngineFactory<'_> {
         } else {
             None
         };
+        // The modes this layout runs with (SGLang wide-EP DeepSeek switches
+        // inferred attention modes per layout).
+        let quant = role.layout_quant(&p);
         let req = CompileRequest {
             model,
             system: &sys.name,
             backend: role.backend,
             backend_version: &role.backend_version,
             parallel: p,
-            quant: role.quant,
+            quant,
             nextn: task.nextn,
             database_mode: self.database_mode,
             systems_path: Some(&self.systems_dir),
@@ -288,7 +291,7 @@ impl WorkerFactory for EngineFactory<'_> {
             enable_shared_layer: None,
             enable_eplb: false,
             wideep_num_slots: None,
-            gemm_quant_explicit: true,
+            gemm_quant_explicit: role.explicit.gemm,
         };
         let graph = compile(&req).map_err(|e| e.to_string())?;
         let (spec_id, engine) = self
@@ -324,7 +327,7 @@ impl WorkerFactory for EngineFactory<'_> {
             },
             topk: model.topk,
             kv: kv_layout(model),
-            kv_bytes_per_elem: role.quant.kvcache.bytes(),
+            kv_bytes_per_elem: quant.kvcache.bytes(),
             nccl_mem: [nccl(1), nccl(2), nccl(4), nccl(8)],
             other_mem: sys.other_mem_bytes,
             capacity_bytes: sys.mem_capacity_bytes,

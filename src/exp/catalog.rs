@@ -60,9 +60,18 @@ pub struct SupportedQuants {
     pub kvcache: Vec<String>,
     /// FMHA modes for which the context-attention table has rows.
     pub fmha: Vec<String>,
-    /// FMHA modes of the context MLA table (what DeepSeek-family prefill reads).
+    /// FMHA modes of the context MLA tables, granular and module (what
+    /// DeepSeek-family prefill reads in fused layouts).
     #[doc(alias = "context_mla")]
     pub mla_fmha: Vec<String>,
+    /// FMHA modes of the granular context MLA table alone (TRT-LLM large EP).
+    pub mla_granular_fmha: Vec<String>,
+    /// KV modes of the generation MLA tables.
+    pub mla_kv: Vec<String>,
+    /// FMHA modes of SGLang's wide-EP context MLA table (large-EP DeepSeek).
+    pub wideep_mla_fmha: Vec<String>,
+    /// KV modes of SGLang's wide-EP generation MLA table.
+    pub wideep_mla_kv: Vec<String>,
 }
 
 /// Look-ups the resolver needs; implemented over the real database and built-in assets.

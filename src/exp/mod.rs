@@ -24,7 +24,7 @@ pub use resolve::{
     canonical_system, default_replica_sizes, fold_accept_rates, DEFAULT_ACCEPT_RATES,
 };
 pub use suggest::{did_you_mean, distance};
-pub use task::{ReplicaConfig, Role, Roles, SearchSpace, Task, Tuning};
+pub use task::{QuantExplicit, ReplicaConfig, Role, Roles, SearchSpace, Task, Tuning};
 
 use std::io::Read;
 use std::path::Path;

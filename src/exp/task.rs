@@ -1,7 +1,7 @@
 //! The resolved experiment: every default applied, every name checked. This is
 //! what the loader hands to the search; nothing downstream reads raw YAML.
 
-use crate::domain::{Backend, DbMode, Quant, ServingMode};
+use crate::domain::{Backend, DbMode, FmhaQuant, KvQuant, Parallel, Quant, ServingMode};
 use serde::Serialize;
 
 /// Candidate lists for one worker role (agg worker, prefill or decode).
@@ -29,6 +29,54 @@ pub struct Role {
     pub search: SearchSpace,
     /// Large-EP (wide EP) regime requested (`enable_wideep`).
     pub enable_wideep: bool,
+    /// Which quant modes the user wrote (worker config or profile); the
+    /// others were inferred and may follow per-layout rules.
+    pub explicit: QuantExplicit,
+    /// HF architecture of the model (e.g. `DeepseekV3ForCausalLM`).
+    pub architecture: String,
+    /// EP sizes whose large-EP (wide EP) data covers this role: a layout with
+    /// pure expert parallelism at one of these sizes runs the large-EP graph.
+    pub large_ep_sizes: Vec<u32>,
+}
+
+/// Whether each quant mode of a role was written by the user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct QuantExplicit {
+    pub gemm: bool,
+    pub kvcache: bool,
+    pub fmha: bool,
+}
+
+impl Role {
+    /// Whether layout `p` runs the large-EP (wide EP) graph: pure expert
+    /// parallelism (moe_tp 1, EP > 1) at a covered EP size; TRT-LLM also needs
+    /// attention DP.
+    pub fn is_large_ep_layout(&self, p: &Parallel) -> bool {
+        p.moe_tp == 1
+            && p.moe_ep > 1
+            && (self.backend != Backend::Trtllm || p.dp > 1)
+            && self.large_ep_sizes.contains(&p.moe_ep)
+    }
+
+    /// The quant modes layout `p` actually runs with. SGLang's wide-EP MLA
+    /// kernels for DeepSeek-V3/R1 are measured with fp8_block attention and an
+    /// fp8 KV cache only, so a large-EP layout switches both unless the user
+    /// wrote them (the reference applies the same rule per layout).
+    pub fn layout_quant(&self, p: &Parallel) -> Quant {
+        let mut q = self.quant;
+        if self.backend == Backend::Sglang
+            && self.architecture == "DeepseekV3ForCausalLM"
+            && self.is_large_ep_layout(p)
+        {
+            if !self.explicit.fmha {
+                q.fmha = FmhaQuant::Fp8Block;
+            }
+            if !self.explicit.kvcache {
+                q.kvcache = KvQuant::Fp8;
+            }
+        }
+        q
+    }
 }
 
 /// Limits on how prefill and decode workers combine into an xPyD replica.

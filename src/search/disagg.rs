@@ -201,8 +201,22 @@ pub struct MatchLimits {
     pub prefill_degradation: f64,
     pub decode_degradation: f64,
     pub ttft_factor: f64,
-    /// SGLang pairs only workers of equal attention TP.
+    /// SGLang pairs only workers of equal attention TP (KV transfer layout)...
     pub require_same_tp: bool,
+    /// ...unless either side runs large EP: pure expert parallelism at one of
+    /// these EP sizes (prefill, decode).
+    pub large_ep_sizes: [Vec<u32>; 2],
+}
+
+impl MatchLimits {
+    /// Whether this prefill/decode pair may be composed.
+    fn pairs(&self, p: &Parallel, d: &Parallel) -> bool {
+        let large = |x: &Parallel, eps: &[u32]| x.moe_tp == 1 && eps.contains(&x.moe_ep);
+        !self.require_same_tp
+            || p.tp == d.tp
+            || large(p, &self.large_ep_sizes[0])
+            || large(d, &self.large_ep_sizes[1])
+    }
 }
 
 /// One xPyD replica: x prefill workers and y decode workers.
@@ -336,7 +350,7 @@ pub fn rate_match(
             let mut best: Option<DisaggRow> = None;
             for d in group {
                 for p in &pool {
-                    if lim.require_same_tp && p.parallel.tp != d.parallel.tp {
+                    if !lim.pairs(&p.parallel, &d.parallel) {
                         continue;
                     }
                     let key = (p.seq_s.to_bits(), p.gpus, d.seq_s.to_bits(), d.gpus);
@@ -433,6 +447,7 @@ mod tests {
             decode_degradation: 0.92,
             ttft_factor: 1.8,
             require_same_tp: false,
+            large_ep_sizes: Default::default(),
         }
     }
 
@@ -496,6 +511,28 @@ mod tests {
                 .collect();
             assert_eq!(picked, [(8, 67.5, 6, 1)]);
         }
+    }
+
+    /// SGLang pairs equal attention TP only, unless a side runs large EP.
+    #[test]
+    fn same_tp_rule_exempts_large_ep_pairs() {
+        let mut lim = limits(16);
+        lim.require_same_tp = true;
+        lim.large_ep_sizes = [vec![8], vec![8]];
+        let mut wide = Parallel::dense(1, 1);
+        wide.dp = 8;
+        wide.moe_ep = 8;
+        let mut tp2_ep8 = Parallel::dense(2, 1);
+        tp2_ep8.dp = 4;
+        tp2_ep8.moe_ep = 8;
+        let tp2 = Parallel::dense(2, 1);
+        assert!(lim.pairs(&wide, &tp2_ep8));
+        assert!(lim.pairs(&wide, &tp2));
+        assert!(!lim.pairs(&Parallel::dense(1, 1), &tp2));
+        lim.large_ep_sizes = Default::default();
+        assert!(!lim.pairs(&wide, &tp2_ep8));
+        lim.require_same_tp = false;
+        assert!(lim.pairs(&wide, &tp2_ep8));
     }
 
     #[test]

@@ -498,7 +498,7 @@ fn agg_row(task: &Task, role: &Role, pt: &AggPoint) -> Row {
     } else {
         (nctx, pt.bs.saturating_sub(nctx))
     };
-    let q = role.quant;
+    let q = role.layout_quant(&pt.parallel);
     Row {
         tokens_per_s_per_gpu: pt.tokens_s_gpu,
         tokens_per_s_per_gpu_cluster: pick::cluster_tokens_per_gpu(
@@ -722,6 +722,10 @@ fn run_disagg(
         decode_degradation: t.rate_match_decode_degradation,
         ttft_factor: t.autoscale_ttft_correction_factor,
         require_same_tp: prefill.backend == Backend::Sglang,
+        large_ep_sizes: [
+            prefill.large_ep_sizes.clone(),
+            decode.large_ep_sizes.clone(),
+        ],
     };
     // While decode layouts are still being priced, show the front of what is
     // matched so far (a lower bound of the final one), at most every 30 ms so
@@ -840,7 +844,7 @@ fn run_disagg(
 }
 
 fn worker_row(role: &Role, w: &WorkerPoint, workers: u32, latency: f64) -> WorkerRow {
-    let q = role.quant;
+    let q = role.layout_quant(&w.parallel);
     WorkerRow {
         parallel: w.parallel.to_string(),
         layout: w.parallel,
@@ -984,6 +988,9 @@ mod tests {
                 cp: vec![1],
             },
             enable_wideep: false,
+            explicit: Default::default(),
+            architecture: "Qwen3ForCausalLM".into(),
+            large_ep_sizes: Vec::new(),
         }
     }
 

@@ -63,6 +63,10 @@ impl QuantTable {
             kvcache: get("generation_attention"),
             fmha: get("context_attention"),
             mla_fmha: get("context_mla"),
+            mla_granular_fmha: get("context_mla_granular"),
+            mla_kv: get("generation_mla"),
+            wideep_mla_fmha: get("wideep_context_mla"),
+            wideep_mla_kv: get("wideep_generation_mla"),
         }
     }
 }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Bump when the cached format or its derivation changes.
-const FORMAT: u32 = 1;
+// 2: quant tables list the granular and wide-EP MLA tables.
+const FORMAT: u32 = 2;
 
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()

@@ -173,6 +173,26 @@ pub fn compute(
         "mla_dtype",
         "kv_cache_dtype",
     )?;
+    // TRT-LLM's large-EP context path reads the granular table alone.
+    let granular: BTreeSet<String> = ctx_mla.iter().map(|(f, _)| f.clone()).collect();
+    table.ops.insert(
+        "context_mla_granular".into(),
+        granular.into_iter().collect(),
+    );
+    // SGLang's wide-EP MLA kernels (large-EP DeepSeek) have tables of their own.
+    let wideep_ctx = first_column(&sources("wideep_context_mla_perf.parquet")?, "mla_dtype")?;
+    table.ops.insert(
+        "wideep_context_mla".into(),
+        wideep_ctx.into_iter().collect(),
+    );
+    let wideep_gen = first_column(
+        &sources("wideep_generation_mla_perf.parquet")?,
+        "kv_cache_dtype",
+    )?;
+    table.ops.insert(
+        "wideep_generation_mla".into(),
+        wideep_gen.into_iter().collect(),
+    );
     ctx_mla.extend(pairs(
         &sources("mla_context_module_perf.parquet")?,
         "mla_dtype",

@@ -151,8 +151,21 @@ impl Catalog for FakeCatalog {
             moe,
             kvcache: strings(&["bfloat16", "fp8"]),
             fmha,
-            // As in the shipped data: context MLA is collected at bf16 FMHA only.
+            // As in the shipped data: context MLA is collected at bf16 FMHA
+            // only, SGLang's wide-EP MLA at fp8_block with an fp8 KV cache.
             mla_fmha: strings(&["bfloat16"]),
+            mla_granular_fmha: strings(&["bfloat16"]),
+            mla_kv: strings(&["bfloat16", "fp8"]),
+            wideep_mla_fmha: if backend == Backend::Sglang {
+                strings(&["fp8_block"])
+            } else {
+                Vec::new()
+            },
+            wideep_mla_kv: if backend == Backend::Sglang {
+                strings(&["fp8"])
+            } else {
+                Vec::new()
+            },
         })
     }
 

@@ -41,6 +41,7 @@
 //! - `replica.rs`: disagg replica sizing;
 //! - `tuning.rs`: `advanced_tuning_config`.
 
+mod attention;
 mod backends;
 mod defaults;
 mod explain;

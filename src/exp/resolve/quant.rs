@@ -4,9 +4,10 @@
 
 use super::{Ctx, Kind};
 use crate::domain::{Backend, CommQuant, DbMode, FmhaQuant, GemmQuant, KvQuant, MoeQuant, Quant};
-use crate::exp::catalog::{Family, ModelFacts, SupportedQuants, SystemFacts};
+use crate::exp::catalog::{ModelFacts, SystemFacts};
 use crate::exp::diag::Diag;
 use crate::exp::schema::{Mode, RawWorker, Sp};
+use crate::exp::task::QuantExplicit;
 use crate::exp::yaml::{clip, Pos};
 
 /// Quant modes a profile stands for (gemm, moe, kv, fmha, comm).
@@ -50,27 +51,38 @@ fn profile_quant(name: &str) -> Option<Quant> {
 }
 
 /// Where a quant mode came from, for messages and the explicit-wins rules.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Src {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Src {
     Worker(Pos),
     Profile(Pos),
     Derived,
 }
 
 impl Src {
-    fn explicit(self) -> bool {
+    pub(super) fn explicit(self) -> bool {
         self != Src::Derived
+    }
+
+    /// Where to point a message about a mode from this source, and how to say
+    /// where it came from.
+    pub(super) fn locate(self, model_path: Pos) -> (Pos, &'static str) {
+        match self {
+            Src::Worker(p) => (p, ""),
+            Src::Profile(p) => (p, " (from the profile)"),
+            Src::Derived => (model_path, " (inferred from the checkpoint)"),
+        }
     }
 }
 
-/// The FMHA modes of the context table this model's prefill reads: MLA for the
-/// DeepSeek family, standard context attention otherwise.
-fn context_fmha<'a>(model: &ModelFacts, s: &'a SupportedQuants) -> &'a [String] {
-    if model.family == Family::Deepseek {
-        &s.mla_fmha
-    } else {
-        &s.fmha
-    }
+/// A role's quant modes with where the attention-related ones came from: the
+/// attention tables they are checked against depend on the layouts searched
+/// (see `attention.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ResolvedQuant {
+    pub quant: Quant,
+    pub explicit: QuantExplicit,
+    pub fmha_src: Src,
+    pub kv_src: Src,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -84,7 +96,7 @@ pub(super) fn resolve_quant(
     ver: &str,
     model: &ModelFacts,
     db: DbMode,
-) -> Option<Quant> {
+) -> Option<ResolvedQuant> {
     let exp = Some(cx.raw.name.clone());
     let exp = exp.as_deref();
     let base = format!("config.{}", kind.config_key());
@@ -226,24 +238,6 @@ pub(super) fn resolve_quant(
         }
     }
     let supported = cx.cat.supported_quants(&sys.name, backend, ver);
-    // Inferred fp8 attention without fp8 context-attention data falls back to bf16.
-    if kind.runs_context() && !fmha.1.explicit() && q.fmha == FmhaQuant::Fp8 {
-        if let Some(s) = &supported {
-            let table = context_fmha(model, s);
-            let has = |m: &str| table.iter().any(|x| x == m);
-            if !table.is_empty() && !has("fp8") && has("bfloat16") {
-                q.fmha = FmhaQuant::Bfloat16;
-                cx.notes.push(format!(
-                    "{}: fmha fp8 (inferred from the checkpoint) has no context-attention data for {}/{}/{}; using bfloat16 (set {base}.fmha_quant_mode to override)",
-                    role_label(kind),
-                    sys.name,
-                    backend,
-                    ver
-                ));
-            }
-        }
-    }
-
     // Only SILICON must have data for the exact mode; the synthetic modes can
     // transfer across quant profiles or need no data at all.
     if db == DbMode::Silicon {
@@ -256,11 +250,7 @@ pub(super) fn resolve_quant(
                 if name == "w4a16_mxfp4_cutlass" && list.iter().any(|x| x == "w4a16_mxfp4") {
                     return;
                 }
-                let (pos, origin) = match src {
-                    Src::Worker(p) => (p, String::new()),
-                    Src::Profile(p) => (p, " (from the profile)".to_string()),
-                    Src::Derived => (mp, " (inferred from the checkpoint)".to_string()),
-                };
+                let (pos, origin) = src.locate(mp);
                 let mut sorted: Vec<&str> = list.iter().map(String::as_str).collect();
                 sorted.sort_unstable();
                 d.err(
@@ -278,30 +268,21 @@ pub(super) fn resolve_quant(
             if model.is_moe {
                 check("moe", "moe_quant_mode", q.moe.name(), moe.1, &s.moe);
             }
-            if kind.runs_context() {
-                check(
-                    "fmha",
-                    "fmha_quant_mode",
-                    q.fmha.name(),
-                    fmha.1,
-                    context_fmha(model, s),
-                );
-            }
-            if kind.runs_generation() {
-                check(
-                    "kvcache",
-                    "kvcache_quant_mode",
-                    q.kvcache.name(),
-                    kvcache.1,
-                    &s.kvcache,
-                );
-            }
         }
     }
-    Some(q)
+    Some(ResolvedQuant {
+        quant: q,
+        explicit: QuantExplicit {
+            gemm: gemm.1.explicit(),
+            kvcache: kvcache.1.explicit(),
+            fmha: fmha.1.explicit(),
+        },
+        fmha_src: fmha.1,
+        kv_src: kvcache.1,
+    })
 }
 
-fn role_label(kind: Kind) -> &'static str {
+pub(super) fn role_label(kind: Kind) -> &'static str {
     match kind {
         Kind::Agg => "worker",
         Kind::Prefill => "prefill",

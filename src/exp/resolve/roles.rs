@@ -2,15 +2,16 @@
 //! modes, large-EP coverage, search space and enumerated layouts; then the
 //! roles paired for the serving mode (disagg with its replica sizing).
 
+use super::attention::{regimes, settle_attention};
 use super::backends::role_wideep;
 use super::defaults::{agg_defaults, disagg_role_defaults};
 use super::explain::explain_no_layout;
 use super::large_ep::{ep_coverage, resolves_large_ep};
-use super::quant::resolve_quant;
+use super::quant::{resolve_quant, ResolvedQuant};
 use super::replica::resolve_replica;
 use super::search::resolve_search;
 use super::{Ctx, Kind, Targets};
-use crate::domain::{Backend, DbMode, Parallel, Quant, ServingMode};
+use crate::domain::{Backend, DbMode, Parallel, ServingMode};
 use crate::exp::diag::Diag;
 use crate::exp::parallel::enumerate;
 use crate::exp::schema::{Mode, RawExp, RawWorker};
@@ -35,9 +36,9 @@ fn role_quants(
     kinds: &[(Kind, &Option<RawWorker>)],
     backend: Backend,
     db: DbMode,
-) -> Vec<Option<Quant>> {
+) -> Vec<Option<ResolvedQuant>> {
     let mode = cx.raw.mode.v;
-    let mut quants: Vec<Option<Quant>> = Vec::new();
+    let mut quants: Vec<Option<ResolvedQuant>> = Vec::new();
     for (kind, w) in kinds.iter() {
         let (sys, ver) = on.role(*kind);
         quants.push(if mode == Mode::Replace && w.is_none() {
@@ -68,7 +69,8 @@ pub(super) fn resolve_roles(
     let model = &on.model;
     let mut roles: Vec<ResolvedRole> = Vec::new();
     let quants = role_quants(cx, d, on, kinds, backend, db);
-    let coverage = ep_coverage(cx, on, kinds, &quants, backend);
+    let plain: Vec<_> = quants.iter().map(|q| q.map(|q| q.quant)).collect();
+    let coverage = ep_coverage(cx, on, kinds, &plain, backend);
     let disagg_defaults = if serving == ServingMode::Disagg && model.is_moe {
         Some([
             coverage.first().map(|c| c.1.clone()).unwrap_or_default(),
@@ -137,20 +139,27 @@ pub(super) fn resolve_roles(
             );
         }
         let large = resolves_large_ep(&tuples, &eps, &covered, backend);
-        let Some(quant) = quant else { continue };
-        roles.push((
-            Role {
-                model: raw.model_path.v.clone(),
-                system: sys.name.clone(),
-                backend,
-                backend_version: ver.clone(),
-                quant,
-                search,
-                enable_wideep: role_wideep(raw, w).is_some_and(|f| f.v),
-            },
-            tuples,
-            large,
-        ));
+        let Some(mut rq) = quant else { continue };
+        let mut role = Role {
+            model: raw.model_path.v.clone(),
+            system: sys.name.clone(),
+            backend,
+            backend_version: ver.clone(),
+            quant: rq.quant,
+            search,
+            enable_wideep: role_wideep(raw, w).is_some_and(|f| f.v),
+            explicit: rq.explicit,
+            architecture: model.architecture.clone(),
+            large_ep_sizes: covered,
+        };
+        let reach = regimes(&tuples, |t| role.is_large_ep_layout(t));
+        let before = d.errors.len();
+        settle_attention(cx, d, *kind, &mut rq, model, sys, backend, ver, db, reach);
+        if d.errors.len() > before {
+            continue;
+        }
+        role.quant = rq.quant;
+        roles.push((role, tuples, large));
     }
     roles
 }
