@@ -74,3 +74,55 @@ pub fn screen(app: &App) -> String {
     }
     out
 }
+
+/// A fake [`xpyd::tui::Fetcher`]: reports `steps`, then returns `outcome`.
+pub struct FakeFetcher {
+    pub steps: Vec<xpyd::system::fetch::FetchProgress>,
+    pub outcome: Result<PathBuf, String>,
+}
+
+impl xpyd::tui::Fetcher for FakeFetcher {
+    fn fetch(
+        &self,
+        progress: &mut dyn FnMut(xpyd::system::fetch::FetchProgress),
+    ) -> Result<PathBuf, String> {
+        for s in &self.steps {
+            progress(s.clone());
+        }
+        self.outcome.clone()
+    }
+}
+
+/// Run `fetcher` as the explorer does (its own thread) and collect what it sends.
+pub fn run_fetcher(fetcher: FakeFetcher) -> Vec<Action> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = xpyd::tui::fetcher::spawn(std::sync::Arc::new(fetcher), tx)
+        .expect("spawning the fetch thread");
+    handle.join().expect("the fetch thread does not panic");
+    rx.try_iter().collect()
+}
+
+/// The download steps a real fetch reports, in order.
+pub fn download_steps() -> Vec<xpyd::system::fetch::FetchProgress> {
+    use xpyd::system::fetch::FetchProgress as P;
+    vec![
+        P::Downloading {
+            bytes: 0,
+            total: None,
+        },
+        P::Downloading {
+            bytes: 12_000_000,
+            total: None,
+        },
+        P::Downloading {
+            bytes: 23_400_000,
+            total: Some(61_200_000),
+        },
+        P::Unpacking {
+            wheel: "aiconfigurator_core-0.12.0-py3-none-any.whl".into(),
+        },
+        P::Done {
+            path: "/cache/xpyd/aiconfigurator-core-0.12.0".into(),
+        },
+    ]
+}
