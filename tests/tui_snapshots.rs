@@ -146,3 +146,12 @@ fn database_fetch_progress_and_failure_at_80x24() {
     );
     assert_snapshot!("fetch_failed_80x24", screen(&app));
 }
+
+#[test]
+fn warnings_marker_and_why_not_list() {
+    for (w, h) in SIZES {
+        let mut app = app_with(with_warnings(load("report_qwen.json")), w, h);
+        focus(&mut app, PaneId::WhyNot);
+        assert_snapshot!(format!("warnings_{w}x{h}"), screen(&app));
+    }
+}

@@ -3,7 +3,7 @@
 //! so they can never disagree with what is drawn.
 
 use super::action::{ProgressMsg, SearchFailure};
-use crate::report::{ExperimentReport, Row, RunReport};
+use crate::report::{ExperimentReport, Row, RunReport, Warning};
 use crate::system::fetch::{FetchProgress, WHEEL_SIZE_HINT};
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -379,6 +379,20 @@ impl App {
         self.report
             .as_ref()
             .is_some_and(|r| r.database.kind == "builtin")
+    }
+
+    /// Warnings shown for the selected experiment: its own, then the file's
+    /// that concern no experiment in particular.
+    pub fn selected_warnings(&self) -> Vec<&Warning> {
+        let Some(e) = self.selected_experiment() else {
+            return Vec::new();
+        };
+        let file_level = self
+            .report
+            .iter()
+            .flat_map(|r| &r.warnings)
+            .filter(|w| w.experiment.is_none());
+        e.warnings.iter().chain(file_level).collect()
     }
 }
 
