@@ -326,8 +326,11 @@ pub fn check_file(path: &Path, opts: &RunOptions) -> Result<CheckSummary, String
 
 /// `xpyd db fetch`.
 pub fn db_fetch() -> Result<String, String> {
-    let loc = crate::system::fetch(None, &mut |msg: &str| eprintln!("{msg}"))
-        .map_err(|e| e.to_string())?;
+    let loc = crate::system::fetch(
+        None,
+        &mut crate::system::fetch::phase_lines(|m| eprintln!("{m}")),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(format!(
         "measured database ready at {}",
         loc.systems_dir.display()

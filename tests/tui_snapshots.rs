@@ -121,3 +121,37 @@ fn running_first_search_shows_placeholder_and_gauge() {
     assert!(text.contains("1.5s"), "{text}");
     assert_snapshot!("first_search_80x24", text);
 }
+
+#[test]
+fn database_fetch_progress_and_failure_at_80x24() {
+    use xpyd::system::fetch::FetchProgress;
+    let mut app = app_with(load("report_errors.json"), 80, 24);
+    press(&mut app, "F");
+    update(
+        &mut app,
+        Action::FetchProgress(FetchProgress::Downloading {
+            bytes: 23_400_000,
+            total: Some(61_200_000),
+        }),
+    );
+    assert_snapshot!("fetch_progress_80x24", screen(&app));
+    update(
+        &mut app,
+        Action::FetchDone(Err(
+            "pip could not download aiconfigurator-core==0.12.0: \"python3\": ERROR: Could not \
+             find a version that satisfies the requirement aiconfigurator-core==0.12.0 (from \
+             versions: none); \"pip\": No such file or directory (os error 2)"
+                .into(),
+        )),
+    );
+    assert_snapshot!("fetch_failed_80x24", screen(&app));
+}
+
+#[test]
+fn warnings_marker_and_why_not_list() {
+    for (w, h) in SIZES {
+        let mut app = app_with(with_warnings(load("report_qwen.json")), w, h);
+        focus(&mut app, PaneId::WhyNot);
+        assert_snapshot!(format!("warnings_{w}x{h}"), screen(&app));
+    }
+}

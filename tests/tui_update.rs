@@ -523,3 +523,229 @@ fn streamed_pareto_points_are_drawn_before_the_search_ends() {
         .as_ref()
         .is_some_and(|r| r.streamed.iter().all(|(n, _)| n != "old")));
 }
+
+// --- The in-place database fetch (`F`), with a fake fetcher -----------------
+
+use std::path::PathBuf;
+use xpyd::system::fetch::FetchProgress;
+use xpyd::tui::app::FetchState;
+
+/// report_errors.json ran on built-in SOL data; report_qwen.json on the measured database.
+fn builtin_app() -> xpyd::tui::App {
+    let app = app_with(load("report_errors.json"), 80, 24);
+    assert!(app.on_builtin_db());
+    app
+}
+
+#[test]
+fn fetch_key_starts_a_fetch_only_on_builtin_data() {
+    let mut app = app_with(load("report_qwen.json"), 80, 24);
+    let text = screen(&app);
+    assert!(!text.contains("built-in SOL"), "{text}");
+    assert_eq!(update(&mut app, key('F')), vec![]);
+    assert_eq!(app.fetch, None);
+    assert!(app
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .contains("in use already"));
+
+    let mut app = builtin_app();
+    let text = screen(&app);
+    assert!(
+        text.contains("built-in SOL data") && text.contains("F fetches it (xpyd db fetch)"),
+        "the banner names the key and the command:\n{text}"
+    );
+    assert_eq!(update(&mut app, key('F')), vec![Effect::FetchDatabase]);
+    assert!(matches!(
+        app.fetch,
+        Some(FetchState::Running { progress: None, .. })
+    ));
+    // A second press while it runs starts nothing.
+    assert_eq!(update(&mut app, key('F')), vec![]);
+    assert!(app.message.as_deref().unwrap_or("").contains("already"));
+}
+
+#[test]
+fn fake_fetch_progress_then_success_reopens_and_searches_again() {
+    let mut app = builtin_app();
+    update(&mut app, key('F'));
+    let actions = run_fetcher(FakeFetcher {
+        steps: download_steps(),
+        outcome: Ok(PathBuf::from(
+            "/cache/xpyd/aiconfigurator-core-0.12.0/systems",
+        )),
+    });
+    assert_eq!(actions.len(), download_steps().len() + 1);
+    let mut effects = Vec::new();
+    let mut fractions = Vec::new();
+    for a in actions {
+        let is_progress = matches!(a, Action::FetchProgress(_));
+        effects = update(&mut app, a);
+        if is_progress {
+            assert_eq!(effects, vec![], "progress only updates the state");
+            let Some(fs @ FetchState::Running { progress, .. }) = &app.fetch else {
+                panic!("still running: {:?}", app.fetch);
+            };
+            assert!(progress.is_some());
+            fractions.push(fs.fraction());
+            if let Some(FetchProgress::Downloading {
+                bytes: 23_400_000, ..
+            }) = progress
+            {
+                let text = screen(&app);
+                assert!(text.contains("fetch 23.4/61.2 MB"), "{text}");
+            }
+            if let Some(FetchProgress::Unpacking { .. }) = progress {
+                assert!(screen(&app).contains("unpacking"));
+            }
+        }
+    }
+    assert!(
+        fractions.windows(2).all(|w| w[0] <= w[1]),
+        "the bar never goes back: {fractions:?}"
+    );
+    // Success: reopen the database, then search the file again on it.
+    let generation = app.generation;
+    assert_eq!(
+        effects,
+        vec![Effect::ReopenDatabase, Effect::Search { generation }]
+    );
+    assert!(matches!(app.fetch, Some(FetchState::Installed(_))));
+    assert!(screen(&app).contains("measured database installed"));
+    // The new search answers from the measured database: the banner goes.
+    update(
+        &mut app,
+        Action::SearchDone {
+            generation,
+            elapsed: Duration::from_millis(5),
+            result: Ok(load("report_qwen.json")),
+        },
+    );
+    assert_eq!(app.fetch, None);
+    let text = screen(&app);
+    assert!(
+        !text.contains("built-in SOL") && !text.contains("installed"),
+        "{text}"
+    );
+    assert!(text.contains("db SILICON measured"), "{text}");
+}
+
+#[test]
+fn fake_fetch_failure_shows_the_reason_and_the_manual_command() {
+    let mut app = builtin_app();
+    update(&mut app, key('F'));
+    let reason = "pip could not download aiconfigurator-core==0.12.0: \"python3\": \
+                  /usr/bin/python3: No module named pip; \"pip\": No such file or directory";
+    let actions = run_fetcher(FakeFetcher {
+        steps: download_steps()[..1].to_vec(),
+        outcome: Err(reason.into()),
+    });
+    let generation = app.generation;
+    for a in actions {
+        assert_eq!(update(&mut app, a), vec![], "a failure starts nothing");
+    }
+    assert_eq!(app.generation, generation, "no re-search after a failure");
+    assert_eq!(app.fetch, Some(FetchState::Failed(reason.into())));
+    let text = screen(&app);
+    assert!(text.contains("database fetch failed"), "{text}");
+    assert!(text.contains("No module named pip"), "{text}");
+    assert!(text.contains("run it by hand: xpyd db fetch"), "{text}");
+    // Esc hides it; the built-in banner is back, and F tries again.
+    update(&mut app, code(KeyCode::Esc));
+    assert_eq!(app.fetch, None);
+    assert!(screen(&app).contains("F fetches it"));
+    assert_eq!(update(&mut app, key('F')), vec![Effect::FetchDatabase]);
+}
+
+#[test]
+fn a_panicking_fetcher_is_a_failure_not_a_crash() {
+    struct Boom;
+    impl xpyd::tui::Fetcher for Boom {
+        fn fetch(&self, _: &mut dyn FnMut(FetchProgress)) -> Result<PathBuf, String> {
+            panic!("disk on fire")
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    xpyd::tui::fetcher::spawn(std::sync::Arc::new(Boom), tx)
+        .expect("spawn")
+        .join()
+        .expect("the panic is caught inside the thread");
+    let actions: Vec<Action> = rx.try_iter().collect();
+    assert!(
+        matches!(&actions[..], [Action::FetchDone(Err(e))] if e.contains("disk on fire")),
+        "{actions:?}"
+    );
+}
+
+/// The runtime half: `apply` hands `ReopenDatabase` to the worker's searcher
+/// before the new search runs, so that search opens the fetched database.
+#[test]
+fn fetch_success_reopens_the_searchers_database_before_searching() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use xpyd::report::RunReport;
+    use xpyd::run::{CancelToken, Progress, RunError};
+    use xpyd::tui::{apply, Searcher, Worker};
+
+    /// Built-in data until reopened, measured after.
+    struct Reopenable {
+        reopened: AtomicBool,
+    }
+    impl Searcher for Reopenable {
+        fn run(
+            &self,
+            _: &std::path::Path,
+            _: &CancelToken,
+            _: &(dyn Fn(Progress) + Sync),
+        ) -> Result<RunReport, RunError> {
+            Ok(if self.reopened.load(Ordering::SeqCst) {
+                load("report_qwen.json")
+            } else {
+                load("report_errors.json")
+            })
+        }
+        fn reopen(&self) {
+            self.reopened.store(true, Ordering::SeqCst);
+        }
+    }
+
+    let searcher = Arc::new(Reopenable {
+        reopened: AtomicBool::new(false),
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut worker = Worker::spawn(searcher.clone(), PathBuf::from("exp.yaml"), tx.clone())
+        .expect("spawning the worker");
+    let mut app = xpyd::tui::App::new("exp.yaml", (80, 24), std::time::Instant::now());
+    let wait_for_search = |app: &mut xpyd::tui::App, worker: &mut Worker| loop {
+        let a = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the worker answers");
+        let done = matches!(a, Action::SearchDone { .. });
+        apply(app, worker, a);
+        if done && app.running.is_none() {
+            return;
+        }
+    };
+    apply(&mut app, &mut worker, Action::FileChanged);
+    wait_for_search(&mut app, &mut worker);
+    assert!(app.on_builtin_db());
+
+    assert_eq!(
+        apply(&mut app, &mut worker, key('F')),
+        vec![Effect::FetchDatabase]
+    );
+    let leftover = apply(
+        &mut app,
+        &mut worker,
+        Action::FetchDone(Ok(PathBuf::from("/cache/systems"))),
+    );
+    assert_eq!(leftover, vec![], "apply performs the reopen and the search");
+    assert!(searcher.reopened.load(Ordering::SeqCst));
+    wait_for_search(&mut app, &mut worker);
+    assert!(
+        !app.on_builtin_db(),
+        "searched again on the measured database"
+    );
+    assert_eq!(app.fetch, None);
+}

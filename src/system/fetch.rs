@@ -1,21 +1,87 @@
 //! `xpyd db fetch` and `xpyd db status` as library functions. Fetching uses
 //! pip to download the aiconfigurator-core wheel and Python's zipfile module
 //! to unpack only `systems/` and `model_configs/` into xpyd's cache.
+//!
+//! Progress is structured ([`FetchProgress`]) so front ends can draw a bar;
+//! [`phase_lines`] turns it into the one-line-per-phase log the CLI prints.
 
 use super::database::Database;
 use super::locate::{cache_dir, default_cache_root, validate_measured, DbKind, DbLocation};
 use super::{DbError, AIC_CORE_VERSION};
 use crate::domain::Backend;
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rough size of the wheel (the 0.12.0 manylinux wheel is 81.7 MB), for a
+/// progress bar while pip has not announced the real size yet.
+pub const WHEEL_SIZE_HINT: u64 = 80_000_000;
+
+/// How often the download folder is measured while pip runs.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Where a fetch is. `Downloading` repeats while pip runs (bytes grow).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FetchProgress {
+    /// A complete copy is already in the cache; nothing is downloaded.
+    AlreadyPresent { path: PathBuf },
+    /// pip is downloading the wheel. `bytes` is measured on disk; `total`
+    /// is the size pip announced, when it did.
+    Downloading { bytes: u64, total: Option<u64> },
+    /// Extracting `systems/` and `model_configs/` from the wheel.
+    Unpacking { wheel: PathBuf },
+    /// Installed and checked.
+    Done { path: PathBuf },
+}
+
+impl fmt::Display for FetchProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchProgress::AlreadyPresent { path } => write!(
+                f,
+                "database already present at {}; nothing to download",
+                path.display()
+            ),
+            FetchProgress::Downloading { bytes: 0, .. } => write!(
+                f,
+                "downloading aiconfigurator-core=={AIC_CORE_VERSION} with pip (about 80 MB)..."
+            ),
+            FetchProgress::Downloading { bytes, total } => {
+                write!(f, "downloaded {:.1} MB", *bytes as f64 / 1e6)?;
+                match total {
+                    Some(t) => write!(f, " of {:.1} MB", *t as f64 / 1e6),
+                    None => Ok(()),
+                }
+            }
+            FetchProgress::Unpacking { wheel } => write!(f, "unpacking {}", wheel.display()),
+            FetchProgress::Done { path } => write!(f, "database installed at {}", path.display()),
+        }
+    }
+}
+
+/// A progress sink that hands `out` one line per phase (the first report of
+/// each), not one per poll of the download: what `xpyd db fetch` prints.
+pub fn phase_lines(mut out: impl FnMut(&str)) -> impl FnMut(&FetchProgress) {
+    let mut last = None;
+    move |p: &FetchProgress| {
+        let phase = std::mem::discriminant(p);
+        if last != Some(phase) {
+            last = Some(phase);
+            out(&p.to_string());
+        }
+    }
+}
 
 /// Download and unpack the database into `<cache_root>/aiconfigurator-core-0.12.0/`
 /// (default cache root: `$XDG_CACHE_HOME/xpyd` or `~/.cache/xpyd`). Does
 /// nothing when a complete copy is already there.
 pub fn fetch(
     cache_root: Option<&Path>,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(&FetchProgress),
 ) -> Result<DbLocation, DbError> {
     let root = match cache_root {
         Some(r) => r.to_path_buf(),
@@ -24,21 +90,20 @@ pub fn fetch(
         })?,
     };
     if let Some(loc) = already_present(&root) {
-        progress(&format!(
-            "database already present at {}; nothing to download",
-            loc.systems_dir.display()
-        ));
+        progress(&FetchProgress::AlreadyPresent {
+            path: loc.systems_dir.clone(),
+        });
         return Ok(loc);
     }
     std::fs::create_dir_all(&root).map_err(|e| DbError::io(&root, e))?;
     let work = TempDir::new(&root, "download")?;
     let wheel_dir = work.path().join("wheel");
-    progress(&format!(
-        "downloading aiconfigurator-core=={AIC_CORE_VERSION} with pip (about 60 MB)..."
-    ));
-    pip_download(&wheel_dir)?;
+    progress(&FetchProgress::Downloading {
+        bytes: 0,
+        total: None,
+    });
+    pip_download(&wheel_dir, &work.path().join("tmp"), progress)?;
     let wheel = find_wheel(&wheel_dir)?;
-    progress(&format!("unpacking {}", wheel.display()));
     install_wheel(&wheel, &root, progress)
 }
 
@@ -62,13 +127,18 @@ fn already_present(root: &Path) -> Option<DbLocation> {
 pub fn install_wheel(
     wheel: &Path,
     cache_root: &Path,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(&FetchProgress),
 ) -> Result<DbLocation, DbError> {
     if let Some(loc) = already_present(cache_root) {
-        progress("database already present; nothing to install");
+        progress(&FetchProgress::AlreadyPresent {
+            path: loc.systems_dir.clone(),
+        });
         return Ok(loc);
     }
     std::fs::create_dir_all(cache_root).map_err(|e| DbError::io(cache_root, e))?;
+    progress(&FetchProgress::Unpacking {
+        wheel: wheel.to_path_buf(),
+    });
     let staging = TempDir::new(cache_root, "unpack")?;
     unpack_wheel(wheel, staging.path())?;
     validate_measured(&staging.path().join("systems"), "downloaded wheel").map_err(|e| {
@@ -87,7 +157,7 @@ pub fn install_wheel(
     }
     let staged = staging.keep();
     std::fs::rename(&staged, &dest).map_err(|e| DbError::io(&dest, e))?;
-    progress(&format!("database installed at {}", dest.display()));
+    progress(&FetchProgress::Done { path: dest.clone() });
     already_present(cache_root).ok_or_else(|| DbError::Incomplete {
         source_label: "cache".into(),
         path: dest.join("systems"),
@@ -151,7 +221,14 @@ fn python() -> Command {
     Command::new("python3")
 }
 
-fn pip_download(dir: &Path) -> Result<(), DbError> {
+/// `pip download` into `dir`, reporting bytes as they arrive. pip streams the
+/// file into its own temporary folder and copies it into `dir` at the end, so
+/// its `TMPDIR` is pointed at `tmp` and both folders are measured.
+fn pip_download(
+    dir: &Path,
+    tmp: &Path,
+    progress: &mut dyn FnMut(&FetchProgress),
+) -> Result<(), DbError> {
     let spec = format!("aiconfigurator-core=={AIC_CORE_VERSION}");
     let args = [
         "download",
@@ -159,8 +236,11 @@ fn pip_download(dir: &Path) -> Result<(), DbError> {
         "--no-deps",
         "--only-binary=:all:",
         "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
         "-d",
     ];
+    std::fs::create_dir_all(tmp).map_err(|e| DbError::io(tmp, e))?;
     let mut errors = Vec::new();
     let mut attempts: Vec<Command> = Vec::new();
     let mut py = python();
@@ -169,14 +249,12 @@ fn pip_download(dir: &Path) -> Result<(), DbError> {
     attempts.push(Command::new("pip"));
     for mut cmd in attempts {
         let shown = format!("{:?}", cmd.get_program());
-        match cmd.args(args).arg(dir).output() {
-            Ok(out) if out.status.success() => return Ok(()),
-            Ok(out) => errors.push(format!(
+        cmd.args(args).arg(dir).env("TMPDIR", tmp);
+        match run_polled(cmd, &[dir, tmp], progress) {
+            Ok(None) => return Ok(()),
+            Ok(Some(stderr)) => errors.push(format!(
                 "{shown}: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("failed")
+                stderr.lines().last().unwrap_or("failed")
             )),
             Err(e) => errors.push(format!("{shown}: {e}")),
         }
@@ -185,6 +263,97 @@ fn pip_download(dir: &Path) -> Result<(), DbError> {
         "pip could not download {spec}: {}",
         errors.join("; ")
     )))
+}
+
+/// Run pip, reporting the size of `watch` every [`POLL`] and the total pip
+/// announces on stdout. `Ok(None)` on success, `Ok(Some(stderr))` when pip
+/// failed, `Err` when it could not be started.
+fn run_polled(
+    mut cmd: Command,
+    watch: &[&Path],
+    progress: &mut dyn FnMut(&FetchProgress),
+) -> std::io::Result<Option<String>> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // 0 = pip has not announced a size yet.
+    let total = Arc::new(AtomicU64::new(0));
+    let stdout = child.stdout.take().map(|out| {
+        let total = total.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(t) = announced_size(&line) {
+                    total.store(t, Ordering::Relaxed);
+                }
+            }
+        })
+    });
+    // Read stderr concurrently so a chatty pip never blocks on a full pipe.
+    let stderr = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        })
+    });
+    let mut last = (0, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        let bytes = watch.iter().map(|d| dir_size(d)).max().unwrap_or(0);
+        let t = total.load(Ordering::Relaxed);
+        if (bytes, t) != last && bytes > 0 {
+            last = (bytes, t);
+            progress(&FetchProgress::Downloading {
+                bytes,
+                total: (t > 0).then_some(t),
+            });
+        }
+        std::thread::sleep(POLL);
+    };
+    if let Some(h) = stdout {
+        let _ = h.join();
+    }
+    let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    if status.success() {
+        let t = total.load(Ordering::Relaxed);
+        let bytes = dir_size(watch[0]);
+        if bytes > 0 {
+            progress(&FetchProgress::Downloading {
+                bytes,
+                total: Some(if t > 0 { t } else { bytes }),
+            });
+        }
+        Ok(None)
+    } else {
+        Ok(Some(err))
+    }
+}
+
+/// The wheel size in pip's `Downloading aiconfigurator_core-….whl (61.2 MB)`
+/// line (pip's units are powers of 1000). Metadata downloads are ignored.
+fn announced_size(line: &str) -> Option<u64> {
+    let line = line.trim();
+    if !line.starts_with("Downloading ") {
+        return None;
+    }
+    let (name, rest) = line.split_once(" (")?;
+    if !name.ends_with(".whl") {
+        return None;
+    }
+    let (num, unit) = rest.trim_end_matches(')').split_once(' ')?;
+    let n: f64 = num.parse().ok()?;
+    let scale = match unit {
+        "bytes" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    Some((n * scale) as u64)
 }
 
 fn find_wheel(dir: &Path) -> Result<PathBuf, DbError> {
@@ -346,5 +515,54 @@ impl fmt::Display for StatusReport {
             writeln!(f, "(* = default version)")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_size_announcements() {
+        assert_eq!(
+            announced_size("  Downloading aiconfigurator_core-0.12.0-py3-none-any.whl (61.2 MB)"),
+            Some(61_200_000)
+        );
+        assert_eq!(
+            announced_size("Downloading x-1.0-py3-none-any.whl (812 kB)"),
+            Some(812_000)
+        );
+        assert_eq!(
+            announced_size("Downloading x-1.0-py3-none-any.whl.metadata (1.2 kB)"),
+            None
+        );
+        assert_eq!(
+            announced_size("Collecting aiconfigurator-core==0.12.0"),
+            None
+        );
+        assert_eq!(announced_size("Downloading x.whl (lots)"), None);
+    }
+
+    #[test]
+    fn cli_log_has_one_line_per_phase() {
+        let mut lines = Vec::new();
+        {
+            let mut sink = phase_lines(|m| lines.push(m.to_string()));
+            for bytes in [0, 10, 20] {
+                sink(&FetchProgress::Downloading { bytes, total: None });
+            }
+            sink(&FetchProgress::Unpacking {
+                wheel: "w.whl".into(),
+            });
+            sink(&FetchProgress::Done { path: "db".into() });
+        }
+        assert_eq!(
+            lines,
+            [
+                "downloading aiconfigurator-core==0.12.0 with pip (about 80 MB)...",
+                "unpacking w.whl",
+                "database installed at db"
+            ]
+        );
     }
 }

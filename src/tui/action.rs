@@ -3,6 +3,7 @@
 
 use crate::exp::LoadError;
 use crate::report::{ExperimentReport, RunReport};
+use crate::system::fetch::FetchProgress;
 use crossterm::event::{KeyEvent, MouseEvent};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -66,6 +67,10 @@ pub enum Action {
     Written(Result<PathBuf, String>),
     /// Outcome of [`Effect::OpenEditor`].
     EditorClosed(Result<(), String>),
+    /// The database fetch started by [`Effect::FetchDatabase`] moved on.
+    FetchProgress(FetchProgress),
+    /// The database fetch ended: the installed systems folder, or why not.
+    FetchDone(Result<PathBuf, String>),
 }
 
 /// Side effects the runtime performs on behalf of `update`.
@@ -77,6 +82,10 @@ pub enum Effect {
     },
     /// Suspend the terminal and open the file in `$EDITOR`.
     OpenEditor,
+    /// Download and unpack the measured database in the background.
+    FetchDatabase,
+    /// The database changed on disk: searches from now on open it afresh.
+    ReopenDatabase,
     /// Write a snippet next to the user (relative to the working folder).
     WriteFile {
         path: PathBuf,

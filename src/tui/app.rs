@@ -3,8 +3,10 @@
 //! so they can never disagree with what is drawn.
 
 use super::action::{ProgressMsg, SearchFailure};
-use crate::report::{ExperimentReport, Row, RunReport};
+use crate::report::{ExperimentReport, Row, RunReport, Warning};
+use crate::system::fetch::{FetchProgress, WHEEL_SIZE_HINT};
 use std::cmp::Ordering;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The six panes, in Tab order.
@@ -211,6 +213,39 @@ impl Running {
     }
 }
 
+/// The in-place database fetch (`F`), from start until the results use it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FetchState {
+    /// Downloading or unpacking; `progress` is the latest report, if any yet.
+    Running {
+        started: Instant,
+        progress: Option<FetchProgress>,
+    },
+    /// Installed at this systems folder; the re-search on it is under way.
+    Installed(PathBuf),
+    /// The fetch failed (no pip, no network, a broken wheel): the reason.
+    Failed(String),
+}
+
+impl FetchState {
+    /// Fraction for the progress bar: bytes over the announced size (or the
+    /// usual wheel size, kept short of full until pip finishes), full once
+    /// unpacking starts.
+    pub fn fraction(&self) -> f64 {
+        match self {
+            FetchState::Running {
+                progress: Some(FetchProgress::Downloading { bytes, total }),
+                ..
+            } => match total {
+                Some(t) if *t > 0 => (*bytes as f64 / *t as f64).clamp(0.0, 1.0),
+                _ => (*bytes as f64 / WHEEL_SIZE_HINT as f64).clamp(0.0, 0.95),
+            },
+            FetchState::Running { progress: None, .. } => 0.0,
+            _ => 1.0,
+        }
+    }
+}
+
 pub struct App {
     /// The file as the user named it (shown in the status bar).
     pub file: String,
@@ -249,6 +284,8 @@ pub struct App {
     pub help_scroll: u16,
     /// One-line feedback (export path, editor errors, watcher problems).
     pub message: Option<String>,
+    /// The database fetch, while it runs and until its outcome is dealt with.
+    pub fetch: Option<FetchState>,
     pub quit: bool,
 }
 
@@ -280,6 +317,7 @@ impl App {
             help: false,
             help_scroll: 0,
             message: None,
+            fetch: None,
             quit: false,
         }
     }
@@ -334,6 +372,27 @@ impl App {
 
     pub fn is_running(&self) -> bool {
         self.running.is_some()
+    }
+
+    /// The results came from built-in SOL specs, not the measured database.
+    pub fn on_builtin_db(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.database.kind == "builtin")
+    }
+
+    /// Warnings shown for the selected experiment: its own, then the file's
+    /// that concern no experiment in particular.
+    pub fn selected_warnings(&self) -> Vec<&Warning> {
+        let Some(e) = self.selected_experiment() else {
+            return Vec::new();
+        };
+        let file_level = self
+            .report
+            .iter()
+            .flat_map(|r| &r.warnings)
+            .filter(|w| w.experiment.is_none());
+        e.warnings.iter().chain(file_level).collect()
     }
 }
 

@@ -9,6 +9,7 @@ pub enum Command {
     Quit,
     Help,
     Rerun,
+    FetchDb,
     Edit,
     Yank,
     FocusNext,
@@ -86,6 +87,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[k('r', "r")],
         command: Command::Rerun,
         help: "rerun the search now",
+    },
+    Binding {
+        keys: &[k('F', "F")],
+        command: Command::FetchDb,
+        help: "fetch the measured database (xpyd db fetch)",
     },
     Binding {
         keys: &[k('e', "e")],
@@ -235,6 +241,16 @@ pub fn lookup(key: &KeyEvent) -> Option<Command> {
         }
     }
     None
+}
+
+/// The first key bound to `cmd`, as the help popup spells it (banners name
+/// keys through this so they cannot drift from the table).
+pub fn key_label(cmd: Command) -> &'static str {
+    BINDINGS
+        .iter()
+        .find(|b| b.command == cmd)
+        .and_then(|b| b.keys.first())
+        .map_or("?", |k| k.label)
 }
 
 /// `(keys, description)` lines for the help popup, in table order.

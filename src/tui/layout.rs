@@ -13,6 +13,8 @@ pub struct Screen {
     pub status: Rect,
     /// The load-error banner, when the file is broken.
     pub error: Option<Rect>,
+    /// The database banner: built-in data in use, a fetch under way or failed.
+    pub db_banner: Option<Rect>,
     pub panes: Vec<(PaneId, Rect)>,
     /// Whether the lower slot is shared by tabs (compact layout).
     pub compact: bool,
@@ -45,6 +47,21 @@ pub fn error_height(app: &App, width: u16) -> u16 {
     (rows + 2) as u16
 }
 
+/// Rows the database banner wants at `width`: wrapped text, plus borders when boxed.
+pub fn db_banner_height(app: &App, width: u16) -> u16 {
+    let Some((lines, boxed)) = super::panes::status::db_banner(app) else {
+        return 0;
+    };
+    let inner = if boxed {
+        width.saturating_sub(2)
+    } else {
+        width
+    }
+    .max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    (rows + if boxed { 2 } else { 0 }) as u16
+}
+
 pub fn compute(area: Rect, app: &App) -> Screen {
     let mut s = Screen::default();
     if area.width == 0 || area.height == 0 {
@@ -58,6 +75,16 @@ pub fn compute(area: Rect, app: &App) -> Screen {
         let [e, b] =
             Layout::vertical([Constraint::Length(eh), Constraint::Min(0)]).areas::<2>(body);
         s.error = Some(e);
+        b
+    } else {
+        body
+    };
+    // Same cap for the database banner, out of what the error banner left.
+    let dh = db_banner_height(app, body.width).min(body.height / 3);
+    let body = if dh > 0 {
+        let [d, b] =
+            Layout::vertical([Constraint::Length(dh), Constraint::Min(0)]).areas::<2>(body);
+        s.db_banner = Some(d);
         b
     } else {
         body

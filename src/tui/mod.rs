@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 pub mod export;
+pub mod fetcher;
 pub mod keymap;
 pub mod layout;
 pub mod logging;
@@ -20,6 +21,7 @@ pub mod worker;
 
 pub use action::{Action, Effect, ProgressMsg, SearchFailure};
 pub use app::App;
+pub use fetcher::{DbFetcher, Fetcher};
 pub use update::update;
 pub use worker::{EngineSearcher, Searcher, Worker};
 
@@ -40,12 +42,14 @@ pub fn run(path: &Path, opts: RunOptions) -> color_eyre::Result<()> {
     run_with(path, Arc::new(EngineSearcher::new(opts)))
 }
 
-/// Apply one action: run `update`, start searches on the worker, hand back the rest.
+/// Apply one action: run `update`, start searches on the worker (reopening
+/// the database first when a fetch replaced it), hand back the rest.
 pub fn apply(app: &mut App, worker: &mut Worker, action: Action) -> Vec<Effect> {
     let mut rest = Vec::new();
     for e in update(app, action) {
         match e {
             Effect::Search { generation } => worker.submit(generation),
+            Effect::ReopenDatabase => worker.reopen(),
             other => rest.push(other),
         }
     }
@@ -70,8 +74,17 @@ pub fn start_background(
     Ok((w, worker))
 }
 
-/// The explorer with any [`Searcher`] (tests and demos pass fakes).
+/// The explorer with any [`Searcher`] (tests and demos pass fakes) and the real fetcher.
 pub fn run_with(path: &Path, searcher: Arc<dyn Searcher>) -> color_eyre::Result<()> {
+    run_with_fetcher(path, searcher, Arc::new(DbFetcher))
+}
+
+/// The explorer with any [`Searcher`] and [`Fetcher`].
+pub fn run_with_fetcher(
+    path: &Path,
+    searcher: Arc<dyn Searcher>,
+    fetcher: Arc<dyn Fetcher>,
+) -> color_eyre::Result<()> {
     let log_file = logging::init();
     term::install_hooks();
     if path.is_dir() {
@@ -99,7 +112,14 @@ pub fn run_with(path: &Path, searcher: Arc<dyn Searcher>) -> color_eyre::Result<
     let size = terminal.size().wrap_err("reading the terminal size")?;
     update(&mut app, Action::Resize(size.width, size.height));
 
-    let result = event_loop(&mut terminal, &mut app, &mut worker, &input, &tx, &rx, path);
+    let runtime = Runtime {
+        input: &input,
+        tx: &tx,
+        rx: &rx,
+        path,
+        fetcher,
+    };
+    let result = event_loop(&mut terminal, &mut app, &mut worker, &runtime);
     drop(worker);
     term::restore().wrap_err("restoring the terminal")?;
     result
@@ -118,16 +138,28 @@ fn spawn_ticker(tx: Sender<Action>) -> color_eyre::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the event loop needs besides the state and the worker.
+struct Runtime<'a> {
+    input: &'a term::Input,
+    tx: &'a Sender<Action>,
+    rx: &'a Receiver<Action>,
+    path: &'a Path,
+    fetcher: Arc<dyn Fetcher>,
+}
+
 fn event_loop(
     terminal: &mut term::Term,
     app: &mut App,
     worker: &mut Worker,
-    input: &term::Input,
-    tx: &Sender<Action>,
-    rx: &Receiver<Action>,
-    path: &Path,
+    rt: &Runtime,
 ) -> color_eyre::Result<()> {
+    let Runtime {
+        input,
+        tx,
+        rx,
+        path,
+        ..
+    } = *rt;
     let mut dirty = true;
     loop {
         if dirty {
@@ -151,7 +183,19 @@ fn event_loop(
                     Effect::WriteFile { path, contents } => {
                         let _ = tx.send(Action::Written(write_snippet(&path, &contents)));
                     }
-                    Effect::Search { .. } => {}
+                    Effect::FetchDatabase => {
+                        // The thread is detached: it reports through `tx` and
+                        // ends on its own. Quitting mid-download can leave a
+                        // `.download-*` folder in the cache root, never a
+                        // half-installed database (that is one atomic rename).
+                        if let Err(e) = fetcher::spawn(rt.fetcher.clone(), tx.clone()) {
+                            let _ = tx.send(Action::FetchDone(Err(format!(
+                                "could not start the fetch thread: {e}"
+                            ))));
+                        }
+                    }
+                    // `apply` performs these.
+                    Effect::Search { .. } | Effect::ReopenDatabase => {}
                 }
             }
             if app.quit {

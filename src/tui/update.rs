@@ -2,7 +2,7 @@
 //! anything that touches the world is returned as an [`Effect`].
 
 use super::action::{Action, Effect, SearchFailure};
-use super::app::{App, PaneId, Running};
+use super::app::{App, FetchState, PaneId, Running};
 use super::export;
 use super::keymap::{self, Command};
 use super::layout::{self, ensure_visible};
@@ -74,6 +74,49 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             }
             vec![]
         }
+        Action::FetchProgress(p) => {
+            if let Some(FetchState::Running { progress, .. }) = app.fetch.as_mut() {
+                *progress = Some(p);
+            }
+            vec![]
+        }
+        Action::FetchDone(result) => on_fetch_done(app, result),
+    }
+}
+
+/// `F`: start the fetch unless it runs already or the results are measured.
+fn start_fetch(app: &mut App) -> Vec<Effect> {
+    if matches!(app.fetch, Some(FetchState::Running { .. })) {
+        app.message = Some("the database is being fetched already".into());
+        return vec![];
+    }
+    if app
+        .report
+        .as_ref()
+        .is_some_and(|r| r.database.kind != "builtin")
+    {
+        app.message = Some("the measured database is in use already".into());
+        return vec![];
+    }
+    app.fetch = Some(FetchState::Running {
+        started: app.now,
+        progress: None,
+    });
+    vec![Effect::FetchDatabase]
+}
+
+/// A finished fetch: on success the searcher reopens the database and the file
+/// is searched again on it; a failure stays on screen with the manual command.
+fn on_fetch_done(app: &mut App, result: Result<std::path::PathBuf, String>) -> Vec<Effect> {
+    match result {
+        Ok(path) => {
+            app.fetch = Some(FetchState::Installed(path));
+            vec![Effect::ReopenDatabase, request_search(app)]
+        }
+        Err(e) => {
+            app.fetch = Some(FetchState::Failed(e));
+            vec![]
+        }
     }
 }
 
@@ -102,15 +145,24 @@ fn on_search_done(
             }
             app.error = None;
             app.stale = false;
+            end_installed(app);
         }
         // Only a newer generation cancels, and that one is already current.
         Err(SearchFailure::Cancelled) => {}
         Err(e) => {
             app.error = Some(e);
             app.stale = app.report.is_some();
+            end_installed(app);
         }
     }
     clamp_all(app);
+}
+
+/// The search after a fetch has ended: from now on the banner follows the report.
+fn end_installed(app: &mut App) {
+    if matches!(app.fetch, Some(FetchState::Installed(_))) {
+        app.fetch = None;
+    }
 }
 
 /// Bring every selection and offset back into range (after data or size changes).
@@ -215,6 +267,7 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
             app.help_scroll = 0;
         }
         Command::Rerun => return vec![request_search(app)],
+        Command::FetchDb => return start_fetch(app),
         Command::Edit => return vec![Effect::OpenEditor],
         Command::Yank => return yank(app),
         Command::FocusNext => set_focus(app, app.focus.next()),
@@ -268,6 +321,10 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
                 clamp_all(app);
             } else {
                 app.message = None;
+                // A failed fetch's banner goes too (`F` tries again).
+                if matches!(app.fetch, Some(FetchState::Failed(_))) {
+                    app.fetch = None;
+                }
             }
         }
     }

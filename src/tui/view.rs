@@ -14,6 +14,9 @@ pub fn render(app: &App, f: &mut Frame) {
     if let Some(e) = screen.error {
         status::render_error(app, e, f);
     }
+    if let Some(d) = screen.db_banner {
+        status::render_db_banner(app, d, f);
+    }
     for (id, rect) in &screen.panes {
         if rect.width < 4 || rect.height < 3 {
             continue;

@@ -7,6 +7,7 @@ use crate::report::RunReport;
 use crate::run::{CancelToken, Progress, RunError, RunOptions, Session};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -24,6 +25,11 @@ pub trait Searcher: Send + Sync {
     /// Called once a result has been handed to the UI: time for housekeeping
     /// that must not delay it.
     fn idle(&self) {}
+
+    /// The database on disk changed (a fetch installed it): searches from now
+    /// on must locate and open it again. Called on the UI thread, so it only
+    /// marks; the reopening happens in the next `run`.
+    fn reopen(&self) {}
 }
 
 /// The engine, with the options the user gave. One session for the whole
@@ -32,6 +38,8 @@ pub trait Searcher: Send + Sync {
 pub struct EngineSearcher {
     opts: RunOptions,
     session: Mutex<Option<Arc<Session>>>,
+    /// Set by [`Searcher::reopen`]: drop the session before the next search.
+    reopen: AtomicBool,
 }
 
 impl EngineSearcher {
@@ -39,6 +47,7 @@ impl EngineSearcher {
         EngineSearcher {
             opts,
             session: Mutex::new(None),
+            reopen: AtomicBool::new(false),
         }
     }
 
@@ -47,6 +56,7 @@ impl EngineSearcher {
         EngineSearcher {
             opts,
             session: Mutex::new(Some(Arc::new(session))),
+            reopen: AtomicBool::new(false),
         }
     }
 
@@ -65,6 +75,13 @@ impl EngineSearcher {
             .session
             .lock()
             .map_err(|_| RunError::Other("search session lock poisoned".into()))?;
+        if self.reopen.swap(false, Ordering::SeqCst) {
+            // Keep what the old session memoized (its store is keyed by the
+            // database's fingerprint, so it never answers for the new one).
+            if let Some(old) = slot.take() {
+                old.cache.persist();
+            }
+        }
         if let Some(s) = slot.as_ref() {
             return Ok(s.clone());
         }
@@ -88,6 +105,10 @@ impl Searcher for EngineSearcher {
         if let Ok(Some(s)) = self.session.lock().map(|s| s.clone()) {
             s.cache.persist();
         }
+    }
+
+    fn reopen(&self) {
+        self.reopen.store(true, Ordering::SeqCst);
     }
 }
 
@@ -116,6 +137,7 @@ struct Job {
 
 /// Handle to the search thread.
 pub struct Worker {
+    searcher: Arc<dyn Searcher>,
     jobs: Option<Sender<Job>>,
     current: Option<CancelToken>,
     handle: Option<JoinHandle<()>>,
@@ -131,14 +153,21 @@ impl Worker {
         out: Sender<Action>,
     ) -> std::io::Result<Worker> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let on_thread = searcher.clone();
         let handle = std::thread::Builder::new()
             .name(THREAD_NAME.into())
-            .spawn(move || worker_loop(searcher.as_ref(), &path, rx, out))?;
+            .spawn(move || worker_loop(on_thread.as_ref(), &path, rx, out))?;
         Ok(Worker {
+            searcher,
             jobs: Some(tx),
             current: None,
             handle: Some(handle),
         })
+    }
+
+    /// The database changed on disk: the next search reopens it.
+    pub fn reopen(&self) {
+        self.searcher.reopen();
     }
 
     /// Cancel what runs and queue a search tagged `generation`.

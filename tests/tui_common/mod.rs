@@ -74,3 +74,94 @@ pub fn screen(app: &App) -> String {
     }
     out
 }
+
+/// `report` with the warnings `xpyd run` gives an agg experiment carrying an
+/// `advanced_tuning_config` block and a workload past the context window,
+/// both on its first experiment (as the engine fills both lists).
+pub fn with_warnings(mut report: RunReport) -> RunReport {
+    let Some(first) = report.experiments.first_mut() else {
+        return report;
+    };
+    let name = first.name.clone();
+    let file = report.file.clone();
+    let warn = |line: usize, col: usize, key: &str, message: &str| xpyd::report::Warning {
+        experiment: Some(name.clone()),
+        key_path: key.into(),
+        line,
+        col,
+        message: message.into(),
+        text: format!("{file}:{line}:{col}: experiment '{name}': key '{key}': {message}"),
+    };
+    let ws = vec![
+        warn(
+            8,
+            8,
+            "isl",
+            "isl + osl = 41000 tokens exceeds Qwen/Qwen3-32B's context window \
+             (max_position_embeddings 40960); the estimate still runs, but a server would \
+             reject or truncate such requests (shorten isl or osl)",
+        ),
+        warn(
+            12,
+            5,
+            "config.advanced_tuning_config",
+            "ignored: advanced_tuning_config tunes disaggregated rate matching, and \
+             serving_mode is agg (remove it, or set serving_mode: disagg)",
+        ),
+    ];
+    first.warnings = ws.clone();
+    report.warnings = ws;
+    report
+}
+
+/// A fake [`xpyd::tui::Fetcher`]: reports `steps`, then returns `outcome`.
+pub struct FakeFetcher {
+    pub steps: Vec<xpyd::system::fetch::FetchProgress>,
+    pub outcome: Result<PathBuf, String>,
+}
+
+impl xpyd::tui::Fetcher for FakeFetcher {
+    fn fetch(
+        &self,
+        progress: &mut dyn FnMut(xpyd::system::fetch::FetchProgress),
+    ) -> Result<PathBuf, String> {
+        for s in &self.steps {
+            progress(s.clone());
+        }
+        self.outcome.clone()
+    }
+}
+
+/// Run `fetcher` as the explorer does (its own thread) and collect what it sends.
+pub fn run_fetcher(fetcher: FakeFetcher) -> Vec<Action> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = xpyd::tui::fetcher::spawn(std::sync::Arc::new(fetcher), tx)
+        .expect("spawning the fetch thread");
+    handle.join().expect("the fetch thread does not panic");
+    rx.try_iter().collect()
+}
+
+/// The download steps a real fetch reports, in order.
+pub fn download_steps() -> Vec<xpyd::system::fetch::FetchProgress> {
+    use xpyd::system::fetch::FetchProgress as P;
+    vec![
+        P::Downloading {
+            bytes: 0,
+            total: None,
+        },
+        P::Downloading {
+            bytes: 12_000_000,
+            total: None,
+        },
+        P::Downloading {
+            bytes: 23_400_000,
+            total: Some(61_200_000),
+        },
+        P::Unpacking {
+            wheel: "aiconfigurator_core-0.12.0-py3-none-any.whl".into(),
+        },
+        P::Done {
+            path: "/cache/xpyd/aiconfigurator-core-0.12.0".into(),
+        },
+    ]
+}

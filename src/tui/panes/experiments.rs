@@ -45,9 +45,24 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                 .map(|r| fmt_f(r.tokens_per_s_per_gpu))
                 .unwrap_or_else(|| "-".into());
             let secs = format!("{:.1}s", e.elapsed_ms / 1000.0);
+            // Warnings (keys with no effect, …) get a marker after the name;
+            // the Why-not pane lists them.
+            let marker = if e.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(" ⚠{}", e.warnings.len())
+            };
+            let short = truncate(
+                &e.name,
+                name_w.saturating_sub(marker.chars().count()).max(3),
+            );
+            let name = Line::from(vec![
+                Span::raw(short),
+                Span::styled(marker, Style::new().fg(Color::Yellow)),
+            ]);
             let mut row = Row::new(vec![
                 Cell::from(Span::styled("■", Style::new().fg(exp_color(i)))),
-                Cell::from(truncate(&e.name, name_w)),
+                Cell::from(name),
                 Cell::from(Span::styled(status, st)),
                 Cell::from(Line::from(best).right_aligned()),
                 Cell::from(Line::from(secs).right_aligned()),

@@ -186,3 +186,90 @@ pub fn source_style(src: &str) -> Style {
         _ => Style::new().fg(Color::Cyan),
     }
 }
+
+/// Word-wrap styled text to `width` columns; continuation lines start with
+/// `indent` spaces so a wrapped item still reads as one (Paragraph's own wrap
+/// starts them at the margin). Words wider than a line are cut.
+pub fn wrap_spans(spans: &[Span<'static>], width: usize, indent: usize) -> Vec<Line<'static>> {
+    // Below this a hanging indent wastes more than it helps.
+    let indent = if width >= indent + 12 { indent } else { 0 };
+    let width = width.max(1);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut cur: Vec<Span<'static>> = Vec::new();
+    let mut cur_w = 0;
+    let mut fresh = true;
+    let mut flush = |cur: &mut Vec<Span<'static>>, cur_w: &mut usize, fresh: &mut bool| {
+        if let Some(last) = cur.last_mut() {
+            let trimmed = last.content.trim_end().to_string();
+            last.content = trimmed.into();
+        }
+        lines.push(Line::from(std::mem::take(cur)));
+        cur.push(Span::raw(" ".repeat(indent)));
+        *cur_w = indent;
+        *fresh = true;
+    };
+    for span in spans {
+        for piece in span.content.split_inclusive(' ') {
+            let word = piece.trim_end();
+            if word.is_empty() && fresh {
+                continue;
+            }
+            let w = Span::raw(word).width();
+            if cur_w + w > width && !fresh {
+                flush(&mut cur, &mut cur_w, &mut fresh);
+            }
+            let mut rest = piece.to_string();
+            // A word longer than the line: cut it into line-sized chunks.
+            while Span::raw(rest.trim_end()).width() > width.saturating_sub(cur_w) {
+                let room = width.saturating_sub(cur_w).max(1);
+                let head: String = rest.chars().take(room).collect();
+                rest = rest.chars().skip(room).collect();
+                cur.push(Span::styled(head, span.style));
+                flush(&mut cur, &mut cur_w, &mut fresh);
+            }
+            if !rest.is_empty() {
+                cur_w += Span::raw(rest.as_str()).width();
+                cur.push(Span::styled(rest, span.style));
+                fresh = false;
+            }
+        }
+    }
+    if !fresh {
+        flush(&mut cur, &mut cur_w, &mut fresh);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn wraps_words_with_a_hanging_indent() {
+        let spans = [
+            Span::raw("12:5 "),
+            Span::raw("key 'a.b': this key has no effect here"),
+        ];
+        assert_eq!(
+            text(&wrap_spans(&spans, 20, 4)),
+            ["12:5 key 'a.b': this", "    key has no", "    effect here"]
+        );
+        // Fits: one line, no trailing space.
+        assert_eq!(text(&wrap_spans(&spans, 80, 4)).len(), 1);
+    }
+
+    #[test]
+    fn cuts_words_longer_than_the_line() {
+        let spans = [Span::raw("abcdefghijklmnopqrstuvwxyz end")];
+        let out = text(&wrap_spans(&spans, 16, 2));
+        assert!(out.iter().all(|l| l.chars().count() <= 16), "{out:?}");
+        assert_eq!(
+            out.concat().replace(' ', ""),
+            "abcdefghijklmnopqrstuvwxyzend"
+        );
+    }
+}

@@ -1,9 +1,11 @@
 //! Status bar, load-error banner, help popup.
 
 use super::truncate;
+use crate::system::fetch::FetchProgress;
 use crate::tui::action::SearchFailure;
-use crate::tui::app::App;
-use crate::tui::keymap;
+use crate::tui::app::{App, FetchState};
+use crate::tui::fetcher::MANUAL_COMMAND;
+use crate::tui::keymap::{self, Command};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -69,14 +71,36 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
     }
     let help = Span::styled(" ? help ", dim);
     let gauge_w = if app.running.is_some() { 30 } else { 0 };
-    let [left, gauge, right] = Layout::horizontal([
+    let fetching = matches!(app.fetch, Some(FetchState::Running { .. }));
+    let fetch_w = if fetching { 28 } else { 0 };
+    let [left, fetch_gauge, gauge, right] = Layout::horizontal([
         Constraint::Min(0),
+        Constraint::Length(fetch_w),
         Constraint::Length(gauge_w),
         Constraint::Length(help.width() as u16),
     ])
     .areas(area);
     f.render_widget(Paragraph::new(Line::from(spans)), left);
     f.render_widget(Paragraph::new(Line::from(help)), right);
+    if let Some(fs @ FetchState::Running { progress, .. }) = &app.fetch {
+        let label = match progress {
+            None => "fetch starting".to_string(),
+            Some(FetchProgress::Downloading { bytes, total }) => match total {
+                Some(t) => format!("fetch {:.1}/{:.1} MB", mb(*bytes), mb(*t)),
+                None => format!("fetch {:.1} MB", mb(*bytes)),
+            },
+            Some(FetchProgress::Unpacking { .. }) => "fetch: unpacking".to_string(),
+            Some(FetchProgress::AlreadyPresent { .. } | FetchProgress::Done { .. }) => {
+                "fetch: done".to_string()
+            }
+        };
+        let g = LineGauge::default()
+            .ratio(fs.fraction())
+            .label(format!(" {label} "))
+            .filled_style(Style::new().fg(Color::Yellow))
+            .unfilled_style(Style::new().fg(Color::DarkGray));
+        f.render_widget(g, fetch_gauge);
+    }
     if let Some(r) = &app.running {
         let elapsed = app.now.saturating_duration_since(r.started);
         let frame = (elapsed.as_millis() / 100) as usize % SPINNER.len();
@@ -98,6 +122,73 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
             .unfilled_style(Style::new().fg(Color::DarkGray));
         f.render_widget(g, gauge);
     }
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// The database banner's lines and whether it is boxed (a failed fetch), or
+/// nothing when the results come from the measured database.
+pub fn db_banner(app: &App) -> Option<(Vec<Line<'static>>, bool)> {
+    let yellow = Style::new().fg(Color::Yellow);
+    let key = keymap::key_label(Command::FetchDb);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    match &app.fetch {
+        Some(FetchState::Failed(e)) => Some((
+            vec![
+                Line::from(Span::styled(e.clone(), Style::new().fg(Color::Red))),
+                Line::from(vec![
+                    Span::raw("run it by hand: "),
+                    Span::styled(MANUAL_COMMAND, bold.fg(Color::Yellow)),
+                    Span::raw(format!(", then {key} switches to it · Esc hides this")),
+                ]),
+            ],
+            true,
+        )),
+        Some(FetchState::Running { .. }) => Some((
+            vec![Line::from(Span::styled(
+                "⚠ fetching the measured database (progress below); results switch when ready",
+                yellow,
+            ))],
+            false,
+        )),
+        Some(FetchState::Installed(_)) => Some((
+            vec![Line::from(Span::styled(
+                "measured database installed · searching again on it",
+                Style::new().fg(Color::Green),
+            ))],
+            false,
+        )),
+        None if app.on_builtin_db() => Some((
+            vec![Line::from(vec![
+                Span::styled("⚠ built-in SOL data, no measured database · ", yellow),
+                Span::styled(key, bold.fg(Color::Yellow)),
+                Span::styled(format!(" fetches it ({MANUAL_COMMAND})"), yellow),
+            ])],
+            false,
+        )),
+        None => None,
+    }
+}
+
+pub fn render_db_banner(app: &App, area: Rect, f: &mut Frame) {
+    let Some((lines, boxed)) = db_banner(app) else {
+        return;
+    };
+    let mut p = Paragraph::new(lines).wrap(Wrap { trim: false });
+    if boxed {
+        p = p.block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::new().fg(Color::Red))
+                .title_top(Span::styled(
+                    " ✗ database fetch failed · still on built-in SOL data ",
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                )),
+        );
+    }
+    f.render_widget(p, area);
 }
 
 pub fn error_lines(err: &SearchFailure, file: &str) -> Vec<Line<'static>> {

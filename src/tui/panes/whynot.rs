@@ -1,7 +1,8 @@
-//! Pane 6: the selected experiment's rejected candidates, grouped by reason.
+//! Pane 6: the selected experiment's warnings (keys with no effect and the
+//! like), then its rejected candidates, grouped by reason.
 
-use super::{empty_text, pane_block};
-use crate::report::Rejection;
+use super::{empty_text, pane_block, wrap_spans};
+use crate::report::{Rejection, Warning};
 use crate::tui::app::{App, PaneId};
 use crate::tui::export::short_parallel;
 use ratatui::layout::Rect;
@@ -23,7 +24,30 @@ pub fn groups(rejected: &[Rejection]) -> Vec<(&str, Vec<&Rejection>)> {
     g
 }
 
-pub fn lines(app: &App) -> Vec<Line<'static>> {
+/// One warning as pane lines, wrapped to `width` with a hanging indent. The
+/// file and experiment of the printed text are left out: the pane is already
+/// about the selected experiment of this file.
+pub fn warning_lines(w: &Warning, width: usize) -> Vec<Line<'static>> {
+    let yellow = Style::new().fg(Color::Yellow);
+    let mut spans = vec![Span::styled("⚠ ", yellow.add_modifier(Modifier::BOLD))];
+    if w.line > 0 {
+        spans.push(Span::styled(format!("{}:{} ", w.line, w.col), yellow));
+    }
+    if w.experiment.is_none() {
+        spans.push(Span::raw("file: "));
+    }
+    if !w.key_path.is_empty() {
+        spans.push(Span::styled(
+            format!("key '{}': ", w.key_path),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans.push(Span::raw(w.message.clone()));
+    wrap_spans(&spans, width, 4)
+}
+
+/// The pane's text at `width` columns (inside the borders).
+pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let Some(e) = app.selected_experiment() else {
         return vec![Line::from(empty_text(app))];
     };
@@ -33,6 +57,9 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             format!("error: {err}"),
             Style::new().fg(Color::Red),
         )));
+    }
+    for w in app.selected_warnings() {
+        out.extend(warning_lines(w, width));
     }
     if e.rejected.is_empty() {
         out.push(Line::from(format!("{}: nothing rejected", e.name)));
@@ -66,8 +93,17 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         .selected_experiment()
         .map(|e| e.rejected.len())
         .unwrap_or(0);
-    let block = pane_block(app, PaneId::WhyNot, format!(" {n} rejected "));
-    let lines = lines(app);
+    let warned = app.selected_warnings().len();
+    let title = if warned > 0 {
+        Line::from(vec![
+            Span::styled(format!(" ⚠ {warned}"), Style::new().fg(Color::Yellow)),
+            Span::raw(format!(" · {n} rejected ")),
+        ])
+    } else {
+        Line::from(format!(" {n} rejected "))
+    };
+    let block = pane_block(app, PaneId::WhyNot, title);
+    let lines = lines(app, area.width.saturating_sub(2) as usize);
     let max_scroll = lines.len().saturating_sub(1) as u16;
     let p = Paragraph::new(lines)
         .block(block)
