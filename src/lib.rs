@@ -16,6 +16,7 @@ pub mod domain;
 pub mod engine;
 pub mod exp;
 pub mod model;
+pub mod numeric;
 pub mod report;
 pub mod run;
 pub mod search;

@@ -3,11 +3,13 @@
 
 use crate::engine::cache::EngineCache;
 use crate::engine::factory::{DbCatalog, EngineFactory};
-use crate::report::{DatabaseInfo, ExperimentReport, Row, RunReport, Warning};
+use crate::report::{DatabaseInfo, ExperimentReport, RunReport, Warning};
 use crate::search::experiment::run_experiment;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+// The search's run control, re-exported for the front ends.
+pub use crate::search::control::{CancelToken, Progress};
 
 /// Options shared by `xpyd run`, `xpyd bench` and the TUI.
 #[derive(Clone, Debug, Default)]
@@ -18,37 +20,6 @@ pub struct RunOptions {
     pub top_n: usize,
     /// Also return every feasible row (`ExperimentReport::feasible`).
     pub keep_feasible: bool,
-}
-
-/// Cooperative cancellation: the search checks it between candidates.
-#[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// What a running search reports before it ends.
-#[derive(Clone, Debug)]
-pub enum Progress {
-    /// The file loaded; these experiments will run, in this order.
-    Planned { experiments: Vec<String> },
-    /// Feasible Pareto points found so far for one experiment (streams before the end).
-    Partial {
-        experiment: String,
-        pareto: Vec<Row>,
-        done_fraction: f64,
-    },
-    /// One experiment finished.
-    ExperimentDone(Box<ExperimentReport>),
 }
 
 /// Why a run produced no report.

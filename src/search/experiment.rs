@@ -14,7 +14,7 @@ use crate::report::{
     AggExtra, Detail, ExperimentReport, MemoryBreakdown, OpCost, Rejection, Row, SchedulerNumbers,
     Status, StepBreakdown, WorkerRow,
 };
-use crate::run::{CancelToken, Progress};
+use crate::search::control::{CancelToken, Progress};
 use rayon::prelude::*;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -265,7 +265,7 @@ fn run_agg(ctx: &Ctx, role: &Role) -> Outcome {
             };
             let out = agg::sweep_tuple(w.pricer.as_ref(), &w.memory, &wl, p, ctx.cancel);
             let selected = agg::select_rows(&out.points, &grid);
-            let cap = w.memory.capacity_bytes / crate::engine::memory::GIB;
+            let cap = w.memory.capacity_bytes / crate::numeric::GIB;
             let rejection = if selected.is_empty() {
                 let reason = if let Some((b, fit)) = out.first_oom.filter(|_| !out.saw_memory_fit) {
                     fit_reason(b, fit, cap)
@@ -387,7 +387,7 @@ fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Detail> {
             .find(|(k, p, _)| *k == kind && *p == layout)
             .map(|(_, _, w)| w)
     };
-    let gib_of = |w: &BuiltWorker| w.memory.capacity_bytes / crate::engine::memory::GIB;
+    let gib_of = |w: &BuiltWorker| w.memory.capacity_bytes / crate::numeric::GIB;
     if let Some(a) = &r.agg {
         let w = find(RoleKind::Agg, a.layout)?;
         let old = r.detail.clone().unwrap_or_default();
@@ -515,7 +515,7 @@ fn agg_row(task: &Task, role: &Role, pt: &AggPoint) -> Row {
         num_total_gpus: g,
         replicas,
         total_gpus_used: replicas * g,
-        memory_gib: crate::engine::memory::round_half_even(pt.memory.total, 3),
+        memory_gib: crate::numeric::round_half_even(pt.memory.total, 3),
         sla_met: pt.raw_tpot <= task.tpot,
         seq_per_s: pt.seq_s,
         seq_per_s_per_gpu: pt.seq_s_gpu,
@@ -527,7 +527,7 @@ fn agg_row(task: &Task, role: &Role, pt: &AggPoint) -> Row {
         agg: Some(AggExtra {
             layout: pt.parallel,
             global_bs: pt.global_bs,
-            balance_score: crate::engine::memory::round_half_even(
+            balance_score: crate::numeric::round_half_even(
                 task.isl as f64 * pt.bs as f64
                     / pt.ctx_tokens as f64
                     / (1.0
@@ -663,7 +663,7 @@ fn sweep_pool(
                 Ok(w) => w,
                 Err(reason) => return (Vec::new(), Some(reject(reason)), 0, None),
             };
-            let cap = w.memory.capacity_bytes / crate::engine::memory::GIB;
+            let cap = w.memory.capacity_bytes / crate::numeric::GIB;
             let o = disagg::sweep_worker(w.pricer.as_ref(), &w.memory, &wl, p, ctx.cancel);
             if let Some(f) = on_layout {
                 // Copy out under the lock, call outside it: other layouts keep going.
@@ -815,7 +815,7 @@ fn run_disagg(
     }
     let cap = |ws: &Workers| {
         ws.first()
-            .map(|(_, _, w)| w.memory.capacity_bytes / crate::engine::memory::GIB)
+            .map(|(_, _, w)| w.memory.capacity_bytes / crate::numeric::GIB)
             .unwrap_or(0.0)
     };
     let (pcap, dcap) = (cap(&p.workers), cap(&d.workers));
@@ -848,7 +848,7 @@ fn worker_row(role: &Role, w: &WorkerPoint, workers: u32, latency: f64) -> Worke
         gpus_per_worker: w.gpus,
         bs: w.bs,
         global_bs: w.global_bs,
-        memory_gib: crate::engine::memory::round_half_even(w.memory.total, 3),
+        memory_gib: crate::numeric::round_half_even(w.memory.total, 3),
         seq_per_s_per_worker: w.seq_s,
         latency_ms: latency,
         gemm: q.gemm.name().into(),
@@ -903,8 +903,9 @@ fn disagg_row(task: &Task, prole: &Role, drole: &Role, m: &DisaggRow, detail: De
 mod tests {
     use super::*;
     use crate::domain::{DbMode, Quant, ServingMode};
-    use crate::engine::memory::{KvLayout, GIB};
+    use crate::engine::memory::KvLayout;
     use crate::exp::{Family, ReplicaConfig, SearchSpace, Tuning};
+    use crate::numeric::GIB;
     use crate::search::pricer::PriceError;
 
     /// Closed-form step costs that scale like a real GPU: weights read once per
