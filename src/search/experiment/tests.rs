@@ -1,15 +1,11 @@
 //! End-to-end runs of both runners on a closed-form fake engine.
+
 use super::*;
-use crate::domain::{Backend, Parallel};
-use crate::domain::{DbMode, Quant, ServingMode};
-use crate::engine::memory::KvLayout;
-use crate::engine::memory::WorkerMemory;
-use crate::exp::Role;
-use crate::exp::{Family, ReplicaConfig, SearchSpace, Tuning};
+use crate::domain::{Backend, DbMode, Quant, ServingMode};
+use crate::engine::memory::{KvLayout, WorkerMemory};
+use crate::exp::{Family, ReplicaConfig, Role, SearchSpace, Tuning};
 use crate::numeric::GIB;
-use crate::report::Status;
-use crate::search::pricer::PriceError;
-use crate::search::pricer::Pricer;
+use crate::search::pricer::{PriceError, Pricer};
 use std::sync::Mutex;
 
 /// Closed-form step costs that scale like a real GPU: weights read once per
