@@ -13,7 +13,7 @@ use crate::model::{load_model, ModelArch};
 use crate::search::experiment::{BuiltWorker, RoleKind, WorkerFactory};
 use crate::system::lanes::resolve_lane_orders;
 use crate::system::large_ep::{
-    covered_eps, resolve_moe_comm, PhaseCoverage, ResolveContext, WorkerRole,
+    covered_eps, resolve_moe_comm, LargeEpKey, PhaseCoverage, ResolveContext, WorkerRole,
 };
 use crate::system::{Database, DbKind, MoeShape, SystemSpec};
 use std::collections::HashMap;
@@ -116,14 +116,13 @@ impl DbCatalog {
             topk: model.topk,
             num_experts: model.num_experts,
         };
-        self.db.phase_coverage(
+        let key = LargeEpKey {
             system,
             backend,
             version,
-            &shape,
-            moe_quant,
-            database_mode.shared_layer(),
-        )
+            shared_layer: database_mode.shared_layer(),
+        };
+        self.db.phase_coverage(key, &shape, moe_quant)
     }
 }
 

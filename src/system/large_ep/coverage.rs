@@ -3,34 +3,27 @@
 //! through the on-disk metadata cache.
 
 use super::tables::LargeEpTables;
-use super::{a2a_covers, nodes_for, Phase, PhaseCoverage, COMM_BACKENDS};
-use crate::domain::{Backend, MoeQuant};
+use super::{a2a_covers, nodes_for, LargeEpKey, Phase, PhaseCoverage, COMM_BACKENDS};
+use crate::domain::MoeQuant;
 use crate::system::database::{Database, MoeShape};
 use crate::system::DbKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Database {
-    fn large_ep_tables(
-        &self,
-        system: &str,
-        backend: Backend,
-        version: &str,
-        shared_layer: bool,
-    ) -> Result<std::sync::Arc<LargeEpTables>, String> {
-        let key = (
-            system.to_string(),
-            backend,
-            version.to_string(),
-            shared_layer,
+    fn large_ep_tables(&self, key: LargeEpKey) -> Result<std::sync::Arc<LargeEpTables>, String> {
+        let cache_key = (
+            key.system.to_string(),
+            key.backend,
+            key.version.to_string(),
+            key.shared_layer,
         );
-        if let Some(hit) = self.large_ep_cache().get(&key).cloned() {
+        if let Some(hit) = self.large_ep_cache().get(&cache_key).cloned() {
             return hit;
         }
-        let loaded =
-            LargeEpTables::load(self.systems_dir(), system, backend, version, shared_layer)
-                .map(std::sync::Arc::new)
-                .map_err(|e| e.to_string());
-        self.large_ep_cache().insert(key, loaded.clone());
+        let loaded = LargeEpTables::load(self.systems_dir(), key)
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string());
+        self.large_ep_cache().insert(cache_key, loaded.clone());
         loaded
     }
 
@@ -39,64 +32,60 @@ impl Database {
     /// tables cannot be opened, or when the system has no node width. With
     /// `shared_layer` off (SOL, EMPIRICAL) rows the version only inherits from
     /// siblings do not count, as in the reference.
-    #[allow(clippy::too_many_arguments)]
     pub fn large_ep_coverage(
         &self,
-        system: &str,
-        backend: Backend,
-        version: &str,
+        key: LargeEpKey,
         shape: &MoeShape,
         moe_quant: MoeQuant,
         phase: Phase,
-        shared_layer: bool,
     ) -> BTreeMap<String, BTreeSet<u32>> {
         if self.kind() == DbKind::Builtin {
             return BTreeMap::new();
         }
-        let key = format!(
-            "{}/{}/{}/{}/{}/{}/shared={shared_layer}",
+        let entry = format!(
+            "{}/{}/{}/{}/{}/{}/shared={}",
             shape.hidden_size,
             shape.moe_inter_size,
             shape.topk,
             shape.num_experts,
             moe_quant.name(),
-            phase.name()
+            phase.name(),
+            key.shared_layer
         );
         let dir = self.systems_dir().to_path_buf();
-        crate::system::meta_cache::large_ep_coverage(&dir, system, backend, version, &key, || {
-            self.large_ep_coverage_uncached(
-                system,
-                backend,
-                version,
-                shape,
-                moe_quant,
-                phase,
-                shared_layer,
-            )
-        })
+        crate::system::meta_cache::large_ep_coverage(
+            &dir,
+            key.system,
+            key.backend,
+            key.version,
+            &entry,
+            || self.large_ep_coverage_uncached(key, shape, moe_quant, phase),
+        )
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn large_ep_coverage_uncached(
         &self,
-        system: &str,
-        backend: Backend,
-        version: &str,
+        key: LargeEpKey,
         shape: &MoeShape,
         moe_quant: MoeQuant,
         phase: Phase,
-        shared_layer: bool,
     ) -> BTreeMap<String, BTreeSet<u32>> {
         let mut out = BTreeMap::new();
-        let Ok(spec) = self.system_spec(system) else {
+        let Ok(spec) = self.system_spec(key.system) else {
             return out;
         };
         let gpn = spec.gpus_per_node;
         if gpn == 0 {
             return out;
         }
+        let backend = key.backend;
+        // The tables are read under the system's canonical name.
+        let key = LargeEpKey {
+            system: &spec.name,
+            ..key
+        };
         // Missing data means no coverage, as in the reference (fused path only).
-        let Ok(tables) = self.large_ep_tables(&spec.name, backend, version, shared_layer) else {
+        let Ok(tables) = self.large_ep_tables(key) else {
             return out;
         };
         let a2a = tables.a2a_coverage(&spec.name, shape, moe_quant, phase);
@@ -126,24 +115,13 @@ impl Database {
     /// holds both phases).
     pub fn phase_coverage(
         &self,
-        system: &str,
-        backend: Backend,
-        version: &str,
+        key: LargeEpKey,
         shape: &MoeShape,
         moe_quant: MoeQuant,
-        shared_layer: bool,
     ) -> PhaseCoverage {
         let mut out = PhaseCoverage::new();
         for phase in [Phase::Context, Phase::Generation] {
-            let c = self.large_ep_coverage(
-                system,
-                backend,
-                version,
-                shape,
-                moe_quant,
-                phase,
-                shared_layer,
-            );
+            let c = self.large_ep_coverage(key, shape, moe_quant, phase);
             if !c.is_empty() {
                 out.insert(phase, c);
             }

@@ -29,6 +29,21 @@ pub use regime::{
 };
 pub(crate) use tables::LargeEpTables;
 
+use crate::domain::Backend;
+
+/// Which large-EP tables a query reads: one (system, backend, version)
+/// under one shared-layer policy. Every table load and coverage look-up is
+/// keyed by all four, so they travel together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LargeEpKey<'a> {
+    pub system: &'a str,
+    pub backend: Backend,
+    pub version: &'a str,
+    /// Whether rows the version only inherits from sibling versions count
+    /// (off for SOL and EMPIRICAL, as in the reference).
+    pub shared_layer: bool,
+}
+
 /// An inference phase of a worker's graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {

@@ -3,7 +3,7 @@
 //! layouts), and the coverage each table gives for a model shape.
 
 use super::backends::{BOTH, CTX, GEN};
-use super::{communication_dtype, Phase, COMM_BACKENDS};
+use super::{communication_dtype, LargeEpKey, Phase, COMM_BACKENDS};
 use crate::domain::{Backend, MoeQuant};
 use crate::system::database::MoeShape;
 use crate::system::quants::{
@@ -67,13 +67,13 @@ fn get<'a>(row: &'a BTreeMap<String, String>, col: &str) -> &'a str {
 }
 
 impl LargeEpTables {
-    pub(crate) fn load(
-        systems_dir: &Path,
-        system: &str,
-        backend: Backend,
-        version: &str,
-        shared_layer: bool,
-    ) -> Result<Self, DbError> {
+    pub(crate) fn load(systems_dir: &Path, key: LargeEpKey) -> Result<Self, DbError> {
+        let LargeEpKey {
+            system,
+            backend,
+            version,
+            shared_layer,
+        } = key;
         let engine_err = engine_error(systems_dir, system, backend, version);
         let engine = probe_engine_with(
             systems_dir,
