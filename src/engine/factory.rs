@@ -4,7 +4,7 @@
 
 use super::bridge::EnginePricer;
 use super::cache::EngineCache;
-use super::compile::{compile, CompileRequest};
+use super::compile::CompileRequest;
 use super::compile::{LaneOrders, MoeCommBackends};
 use super::memory::{KvLayout, WorkerMemory};
 use crate::domain::{Backend, DbMode, MoeQuant, Parallel};
@@ -289,10 +289,11 @@ impl WorkerFactory for EngineFactory<'_> {
             wideep_num_slots: None,
             gemm_quant_explicit: true,
         };
-        let graph = compile(&req).map_err(|e| e.to_string())?;
+        // Cached per request: a re-search reuses the graph and its identity.
+        let graph = self.cache.compiled(&req)?;
         let (spec_id, engine) = self
             .cache
-            .engine(&graph.spec, &self.systems_dir)
+            .compiled_engine(&graph, &self.systems_dir)
             .map_err(|e| e.0)?;
         let pricer = EnginePricer {
             cache: self.cache.clone(),
@@ -301,7 +302,7 @@ impl WorkerFactory for EngineFactory<'_> {
             isl: task.isl,
             osl: task.osl,
             prefix: task.prefix,
-            spec_json: Arc::new(graph.spec_json),
+            spec_json: graph.spec_json.clone(),
             nextn: task.nextn,
         };
         let nccl = |tp: u32| sys.nccl_mem_bytes(tp);
