@@ -4,7 +4,8 @@
 //! Layers: [`exp`] reads and resolves the exp YAML; [`model`] and [`system`]
 //! know architectures and GPUs; [`engine`] compiles op graphs and prices them
 //! with the vendor engine; [`search`] enumerates, sweeps and picks; [`report`]
-//! renders; [`tui`] is the explorer front end, which only displays reports.
+//! renders; [`run`] is the entry point front ends call, [`bench`] times it;
+//! [`tui`] is the explorer front end, which only displays reports.
 
 // User input and the filesystem reach most of this crate: no panicking shortcuts outside tests.
 #![cfg_attr(
@@ -12,10 +13,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod bench;
 pub mod domain;
 pub mod engine;
 pub mod exp;
 pub mod model;
+pub mod numeric;
 pub mod report;
 pub mod run;
 pub mod search;

@@ -10,7 +10,10 @@ fn xpyd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xpyd"));
     // Built-in specs only: fast, and independent of the machine's database.
     c.env("XPYD_SYSTEMS_DIR", "")
-        .env("XDG_CACHE_HOME", std::env::temp_dir().join("xpyd-cli-test-cache"))
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("xpyd-cli-test-cache"),
+        )
         .env("XPYD_STEP_CACHE", "off");
     c
 }
@@ -70,5 +73,9 @@ fn check_prints_warnings_and_denies_them_on_request() {
         .arg(&clean)
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

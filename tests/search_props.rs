@@ -3,8 +3,9 @@
 
 use proptest::prelude::*;
 use xpyd::domain::{Backend, DbMode, Parallel, Quant, ServingMode};
-use xpyd::engine::memory::{KvLayout, WorkerMemory, GIB};
+use xpyd::engine::memory::{KvLayout, WorkerMemory};
 use xpyd::exp::{Family, ReplicaConfig, Role, Roles, SearchSpace, Task, Tuning};
+use xpyd::numeric::GIB;
 use xpyd::report::{ExperimentReport, Status};
 use xpyd::run::CancelToken;
 use xpyd::search::experiment::{run_experiment, BuiltWorker, RoleKind, WorkerFactory};

@@ -737,7 +737,7 @@ fn fetch_real_wheel() {
 fn real_database_large_ep_coverage_matches_reference() {
     use std::collections::{BTreeMap, BTreeSet};
     use xpyd::domain::MoeQuant;
-    use xpyd::system::large_ep::{covered_eps, large_ep_eps, Phase, WorkerRole};
+    use xpyd::system::large_ep::{covered_eps, large_ep_eps, LargeEpKey, Phase, WorkerRole};
     use xpyd::system::MoeShape;
     let Some(db) = real_db() else { return };
     let dsv3 = MoeShape {
@@ -754,91 +754,76 @@ fn real_database_large_ep_coverage_matches_reference() {
     };
     let full = set(&[8, 16, 32, 64, 128, 256]);
     let fp8b = MoeQuant::Fp8Block;
-
-    let ctx = db.large_ep_coverage(
-        "h100_sxm",
-        Backend::Trtllm,
-        "1.3.0rc20",
-        &dsv3,
-        fp8b,
-        Phase::Context,
-        true,
-    );
-    assert_eq!(ctx, map(vec![("trtllm_deepep_ht", full.clone())]));
-    let gen = db.large_ep_coverage(
-        "h100_sxm",
-        Backend::Trtllm,
-        "1.3.0rc20",
-        &dsv3,
-        fp8b,
-        Phase::Generation,
-        true,
-    );
-    assert_eq!(gen, map(vec![("trtllm_deepep_ll", full.clone())]));
-    let cov = db.phase_coverage("h100_sxm", Backend::Trtllm, "1.3.0rc20", &dsv3, fp8b, true);
+    let key = |system, backend, version| LargeEpKey {
+        system,
+        backend,
+        version,
+        shared_layer: true,
+    };
+    let nvlink = set(&[2, 4, 8, 16, 32, 64]);
+    let deepep = set(&[4, 8, 16, 32, 64, 128, 256]);
+    let h100_trt = key("h100_sxm", Backend::Trtllm, "1.3.0rc20");
+    let gb200_trt = key("gb200", Backend::Trtllm, "1.3.0rc20");
+    // (tables, phase) → comm backend → explorable EP sizes, for DeepSeek-V3 fp8_block.
+    let cases = [
+        (
+            h100_trt,
+            Phase::Context,
+            vec![("trtllm_deepep_ht", full.clone())],
+        ),
+        (
+            h100_trt,
+            Phase::Generation,
+            vec![("trtllm_deepep_ll", full.clone())],
+        ),
+        (
+            gb200_trt,
+            Phase::Context,
+            vec![
+                ("trtllm_deepep_ht", deepep.clone()),
+                ("nvlink_two_sided", nvlink.clone()),
+            ],
+        ),
+        (
+            gb200_trt,
+            Phase::Generation,
+            vec![("trtllm_deepep_ll", deepep), ("nvlink_two_sided", nvlink)],
+        ),
+        (
+            key("h100_sxm", Backend::Sglang, "0.5.14"),
+            Phase::Context,
+            vec![("deepep_ht", full.clone())],
+        ),
+        (
+            key("h100_sxm", Backend::Sglang, "0.5.14"),
+            Phase::Generation,
+            vec![("deepep_ll", full.clone())],
+        ),
+        (
+            key("b200_sxm", Backend::Vllm, "0.24.0"),
+            Phase::Context,
+            vec![("deepep_ht", full.clone())],
+        ),
+        (
+            key("b200_sxm", Backend::Vllm, "0.24.0"),
+            Phase::Generation,
+            vec![("deepep_ll", full.clone())],
+        ),
+    ];
+    for (k, phase, want) in cases {
+        assert_eq!(
+            db.large_ep_coverage(k, &dsv3, fp8b, phase),
+            map(want),
+            "{k:?} {phase:?}"
+        );
+    }
+    let cov = db.phase_coverage(h100_trt, &dsv3, fp8b);
     assert_eq!(covered_eps(&cov, WorkerRole::Agg), full);
     // The multi-node ladder of an 8-GPU node.
     assert_eq!(
         large_ep_eps(&cov, WorkerRole::Decode, 8),
         [16, 32, 64, 128, 256]
     );
-
-    let nvlink = set(&[2, 4, 8, 16, 32, 64]);
-    let deepep = set(&[4, 8, 16, 32, 64, 128, 256]);
-    let ctx = db.large_ep_coverage(
-        "gb200",
-        Backend::Trtllm,
-        "1.3.0rc20",
-        &dsv3,
-        fp8b,
-        Phase::Context,
-        true,
-    );
-    assert_eq!(
-        ctx,
-        map(vec![
-            ("trtllm_deepep_ht", deepep.clone()),
-            ("nvlink_two_sided", nvlink.clone())
-        ])
-    );
-    let gen = db.large_ep_coverage(
-        "gb200",
-        Backend::Trtllm,
-        "1.3.0rc20",
-        &dsv3,
-        fp8b,
-        Phase::Generation,
-        true,
-    );
-    assert_eq!(
-        gen,
-        map(vec![
-            ("trtllm_deepep_ll", deepep),
-            ("nvlink_two_sided", nvlink)
-        ])
-    );
-
-    for (sys, backend, version, ht, ll) in [
-        (
-            "h100_sxm",
-            Backend::Sglang,
-            "0.5.14",
-            "deepep_ht",
-            "deepep_ll",
-        ),
-        (
-            "b200_sxm",
-            Backend::Vllm,
-            "0.24.0",
-            "deepep_ht",
-            "deepep_ll",
-        ),
-    ] {
-        let ctx = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Context, true);
-        assert_eq!(ctx, map(vec![(ht, full.clone())]), "{sys}");
-        let gen = db.large_ep_coverage(sys, backend, version, &dsv3, fp8b, Phase::Generation, true);
-        assert_eq!(gen, map(vec![(ll, full.clone())]), "{sys}");
-    }
 
     // MoE shapes without all-to-all data stay on the fused graph.
     let qwen235 = MoeShape {
@@ -848,12 +833,9 @@ fn real_database_large_ep_coverage_matches_reference() {
         num_experts: 128,
     };
     let cov = db.phase_coverage(
-        "b200_sxm",
-        Backend::Trtllm,
-        "1.3.0rc20",
+        key("b200_sxm", Backend::Trtllm, "1.3.0rc20"),
         &qwen235,
         MoeQuant::Bfloat16,
-        true,
     );
     assert!(cov.is_empty(), "{cov:?}");
     let qwen30 = MoeShape {
@@ -863,12 +845,9 @@ fn real_database_large_ep_coverage_matches_reference() {
         num_experts: 128,
     };
     let cov = db.phase_coverage(
-        "h200_sxm",
-        Backend::Vllm,
-        "0.24.0",
+        key("h200_sxm", Backend::Vllm, "0.24.0"),
         &qwen30,
         MoeQuant::Bfloat16,
-        true,
     );
     assert!(large_ep_eps(&cov, WorkerRole::Decode, 8).is_empty());
 }

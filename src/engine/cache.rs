@@ -4,9 +4,11 @@
 //! inputs, so a re-search after an edit only prices what changed. With a step
 //! store the memo also outlives the process (see [`super::step_store`]); an op
 //! graph whose results are on disk gets its engine built only on its first
-//! miss. Every cache is exact: a hit returns the very number the engine
-//! returned before.
+//! miss. Compiled op graphs are cached too, keyed by the whole compile
+//! request, so a re-search does not rebuild and re-hash every graph. Every
+//! cache is exact: a hit returns the very graph or number computed before.
 
+use super::compile::{compile, CompileRequest};
 use super::step_store::{self, DetailRecord, SpecFile, StepRecord};
 use crate::search::pricer::{OpList, PriceError, SolList};
 use aiconfigurator_core::engine::spec::EngineSpec;
@@ -129,9 +131,22 @@ struct GraphFile {
     digest: String,
 }
 
+/// One compiled op graph with what its engine identity is derived from,
+/// computed once: the spec's bincode encoding and its SHA-256 digest.
+pub struct CompiledEntry {
+    /// The spec as JSON (what per-op breakdowns read).
+    pub spec_json: Arc<serde_json::Value>,
+    /// Per-GPU weight bytes of the graph (see [`super::compile::CompiledGraph`]).
+    pub weight_bytes: f64,
+    bytes: Arc<Vec<u8>>,
+    digest: String,
+}
+
 /// Engines and step results shared across searches (one per process).
 #[derive(Default)]
 pub struct EngineCache {
+    /// Compiled graphs by compile request (see [`EngineCache::compiled`]).
+    compiled: Mutex<HashMap<String, Arc<CompiledEntry>>>,
     engines: Mutex<HashMap<(u64, PathBuf), Arc<Engine>>>,
     steps: Mutex<Memo<MemoKey, Result<f64, PriceError>>>,
     /// Per-op breakdowns of shown rows, memoized like the steps.
@@ -196,6 +211,35 @@ impl EngineCache {
         self.hits.load(Ordering::Relaxed)
     }
 
+    /// The compiled graph of `req`, compiled and encoded on first use only.
+    ///
+    /// The key is the request's derived `Debug` text: it prints every field
+    /// of the request and of the model architecture it points at, so a new
+    /// field can never be left out of the key (a key missing one would hand
+    /// back another request's graph). Errors are not cached: they are cheap
+    /// and rare. Returns the same messages a fresh compile would.
+    pub fn compiled(&self, req: &CompileRequest) -> Result<Arc<CompiledEntry>, String> {
+        let key = format!("{req:?}");
+        if let Some(hit) = self.compiled.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let graph = compile(req).map_err(|e| e.to_string())?;
+        let bytes = graph
+            .spec
+            .to_bincode()
+            .map_err(|e| format!("op graph encoding: {e}"))?;
+        let entry = Arc::new(CompiledEntry {
+            spec_json: Arc::new(graph.spec_json),
+            weight_bytes: graph.weight_bytes,
+            digest: step_store::digest(&bytes),
+            bytes: Arc::new(bytes),
+        });
+        match self.compiled.lock() {
+            Ok(mut m) => Ok(m.entry(key).or_insert(entry).clone()),
+            Err(_) => Ok(entry),
+        }
+    }
+
     /// The engine for `spec` over the tables in `systems_root`, with the op
     /// graph's identity. Built now unless the store already holds results for
     /// this graph (then on the first miss: a rerun of a known file never
@@ -209,16 +253,35 @@ impl EngineCache {
             .to_bincode()
             .map_err(|e| PriceError(format!("op graph encoding: {e}")))?;
         let digest = step_store::digest(&bytes);
+        self.engine_for(Arc::new(bytes), &digest, systems_root)
+    }
+
+    /// [`Self::engine`] for a graph from [`Self::compiled`], whose encoding
+    /// and digest are already known.
+    pub fn compiled_engine(
+        &self,
+        graph: &CompiledEntry,
+        systems_root: &Path,
+    ) -> Result<(u64, EngineHandle), PriceError> {
+        self.engine_for(graph.bytes.clone(), &graph.digest, systems_root)
+    }
+
+    fn engine_for(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        digest: &str,
+        systems_root: &Path,
+    ) -> Result<(u64, EngineHandle), PriceError> {
         let id = digest
             .get(..16)
             .and_then(|h| u64::from_str_radix(h, 16).ok())
             .unwrap_or(0);
         let handle = EngineHandle {
             cell: OnceLock::new(),
-            bytes: Arc::new(bytes),
+            bytes,
             root: systems_root.to_path_buf(),
         };
-        let on_disk = self.load_graph(id, &digest, systems_root);
+        let on_disk = self.load_graph(id, digest, systems_root);
         let built = self
             .engines
             .lock()
@@ -546,6 +609,73 @@ impl From<DiskValue> for DetailValue {
                     })
                     .collect()
             })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Backend, Parallel, Quant};
+    use crate::engine::compile::LaneOrders;
+    use crate::model::load_model;
+
+    #[test]
+    fn compiled_graphs_are_reused_only_for_the_same_request() {
+        let model = load_model("Qwen/Qwen3-32B", None).unwrap();
+        let p = |tp| Parallel {
+            tp,
+            pp: 1,
+            dp: 1,
+            moe_tp: 1,
+            moe_ep: 1,
+            cp: 1,
+        };
+        let base = CompileRequest::new(
+            &model,
+            "h100_sxm",
+            Backend::Trtllm,
+            "1.0",
+            p(2),
+            Quant::default(),
+        );
+        let cache = EngineCache::new();
+        let a = cache.compiled(&base).unwrap();
+        assert!(Arc::ptr_eq(&a, &cache.compiled(&base.clone()).unwrap()));
+        // The cached graph is what a fresh compile gives.
+        let fresh = compile(&base).unwrap();
+        assert_eq!(*a.spec_json, fresh.spec_json);
+        assert_eq!(a.weight_bytes, fresh.weight_bytes);
+        // Any input the compile reads gives another entry, including ones
+        // far from the layout (nextn, lane orders, the model itself).
+        let lanes = LaneOrders {
+            context: vec!["x".into()],
+            generation: vec![],
+        };
+        let mut other_model = model.clone();
+        other_model.vocab += 1;
+        let variants = [
+            CompileRequest {
+                parallel: p(4),
+                ..base.clone()
+            },
+            CompileRequest {
+                nextn: 1,
+                ..base.clone()
+            },
+            CompileRequest {
+                lane_orders: Some(&lanes),
+                ..base.clone()
+            },
+            CompileRequest {
+                model: &other_model,
+                ..base.clone()
+            },
+        ];
+        for v in &variants {
+            let b = cache.compiled(v).unwrap();
+            assert!(!Arc::ptr_eq(&a, &b), "{v:?}");
+            assert_eq!(*b.spec_json, compile(v).unwrap().spec_json);
         }
     }
 }

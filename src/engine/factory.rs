@@ -4,7 +4,7 @@
 
 use super::bridge::EnginePricer;
 use super::cache::EngineCache;
-use super::compile::{compile, CompileRequest};
+use super::compile::CompileRequest;
 use super::compile::{LaneOrders, MoeCommBackends};
 use super::memory::{KvLayout, WorkerMemory};
 use crate::domain::{Backend, DbMode, MoeQuant, Parallel};
@@ -13,7 +13,7 @@ use crate::model::{load_model, ModelArch};
 use crate::search::experiment::{BuiltWorker, RoleKind, WorkerFactory};
 use crate::system::lanes::resolve_lane_orders;
 use crate::system::large_ep::{
-    covered_eps, resolve_moe_comm, PhaseCoverage, ResolveContext, WorkerRole,
+    covered_eps, resolve_moe_comm, LargeEpKey, PhaseCoverage, ResolveContext, WorkerRole,
 };
 use crate::system::{Database, DbKind, MoeShape, SystemSpec};
 use std::collections::HashMap;
@@ -116,14 +116,13 @@ impl DbCatalog {
             topk: model.topk,
             num_experts: model.num_experts,
         };
-        self.db.phase_coverage(
+        let key = LargeEpKey {
             system,
             backend,
             version,
-            &shape,
-            moe_quant,
-            database_mode.shared_layer(),
-        )
+            shared_layer: database_mode.shared_layer(),
+        };
+        self.db.phase_coverage(key, &shape, moe_quant)
     }
 }
 
@@ -293,10 +292,11 @@ impl WorkerFactory for EngineFactory<'_> {
             wideep_num_slots: None,
             gemm_quant_explicit: role.explicit.gemm,
         };
-        let graph = compile(&req).map_err(|e| e.to_string())?;
+        // Cached per request: a re-search reuses the graph and its identity.
+        let graph = self.cache.compiled(&req)?;
         let (spec_id, engine) = self
             .cache
-            .engine(&graph.spec, &self.systems_dir)
+            .compiled_engine(&graph, &self.systems_dir)
             .map_err(|e| e.0)?;
         let pricer = EnginePricer {
             cache: self.cache.clone(),
@@ -305,7 +305,7 @@ impl WorkerFactory for EngineFactory<'_> {
             isl: task.isl,
             osl: task.osl,
             prefix: task.prefix,
-            spec_json: Arc::new(graph.spec_json),
+            spec_json: graph.spec_json.clone(),
             nextn: task.nextn,
         };
         let nccl = |tp: u32| sys.nccl_mem_bytes(tp);

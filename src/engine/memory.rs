@@ -6,8 +6,7 @@
 
 use crate::domain::Backend;
 use crate::exp::Family;
-
-pub const GIB: f64 = (1u64 << 30) as f64;
+use crate::numeric::{round_half_even, GIB};
 
 /// How a model's KV cache grows with sequence length, per GPU.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -298,23 +297,6 @@ pub fn sglang_static_fraction(capacity_bytes: f64, tp: u32, pp: u32, dp: u32) ->
     round_half_even((cap_mb - reserved) / cap_mb, 3)
 }
 
-/// Round like Python's `round(x, n)` on a binary float (half to even on the decimal value).
-pub fn round_half_even(x: f64, digits: i32) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    let m = 10f64.powi(digits);
-    let y = x * m;
-    let r = y.round();
-    // Exact .5 ties go to even, as Python does.
-    let r = if (y - y.trunc()).abs() == 0.5 && (r % 2.0) != 0.0 {
-        r - y.signum()
-    } else {
-        r
-    };
-    r / m
-}
-
 /// Worked-example workers shared by the unit tests of several modules.
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -391,14 +373,6 @@ mod tests {
         });
         // 53.7 GiB of KV exceeds the ~52 GiB trtllm budget although the total fits in 80 GiB.
         assert!(matches!(m.check(&fp, false), Fit::KvOom { .. }), "{fp:?}");
-    }
-
-    #[test]
-    fn python_rounding() {
-        assert_eq!(round_half_even(0.8125, 3), 0.812);
-        assert_eq!(round_half_even(2.5, 0), 2.0);
-        assert_eq!(round_half_even(1.0005, 3), 1.0); // 1.0005 is below the tie in binary
-        assert_eq!(round_half_even(814.6849, 3), 814.685);
     }
 
     #[test]

@@ -5,10 +5,9 @@
 use super::grid;
 use super::pricer::{PriceError, Pricer};
 use crate::domain::{Backend, Parallel};
-use crate::engine::memory::{
-    round_half_even as r3x, Fit, Footprint, MtpScaling, StepShape, WorkerMemory,
-};
-use crate::run::CancelToken;
+use crate::engine::memory::{Fit, Footprint, MtpScaling, StepShape, WorkerMemory};
+use crate::numeric::round_half_even as r3x;
+use crate::search::control::CancelToken;
 
 fn r3(x: f64) -> f64 {
     r3x(x, 3)

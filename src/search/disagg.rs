@@ -4,8 +4,9 @@
 use super::grid;
 use super::pricer::{PriceError, Pricer};
 use crate::domain::{Backend, Parallel};
-use crate::engine::memory::{round_half_even, Fit, Footprint, MtpScaling, StepShape, WorkerMemory};
-use crate::run::CancelToken;
+use crate::engine::memory::{Fit, Footprint, MtpScaling, StepShape, WorkerMemory};
+use crate::numeric::round_half_even;
+use crate::search::control::CancelToken;
 use std::collections::{BTreeMap, HashMap};
 
 fn r3(x: f64) -> f64 {

@@ -1,5 +1,6 @@
 //! Enumeration, agg and disagg sweeps, Pareto and picking.
 pub mod agg;
+pub mod control;
 pub mod disagg;
 pub mod enumerate;
 pub mod experiment;
