@@ -166,9 +166,13 @@ pub(super) fn run_disagg(
         ],
     };
     // While decode layouts are still being priced, show the front of what is
-    // matched so far (a lower bound of the final one), at most every 30 ms so
-    // the extra matching stays small.
-    let last_shown = std::sync::Mutex::new(None::<std::time::Instant>);
+    // matched so far (a lower bound of the final one). Display only: the
+    // final rows come from the full match below. The gap after a match is at
+    // least 30 ms and at least 4× what that match took, so streaming costs at
+    // most a fifth of one core even when matching is slow (large pools, e.g.
+    // gpt-oss with prefix caching, where a fixed 30 ms gap kept one of two
+    // cores matching).
+    let last_shown = std::sync::Mutex::new(None::<(std::time::Instant, std::time::Duration)>);
     let stream = |decode_pts: &[WorkerPoint], frac: f64| {
         if frac >= 1.0 || p.points.is_empty() || decode_pts.is_empty() {
             return;
@@ -176,9 +180,11 @@ pub(super) fn run_disagg(
         let Ok(mut last) = last_shown.try_lock() else {
             return;
         };
-        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(30)) {
+        let gap = |took: std::time::Duration| (took * 4).max(std::time::Duration::from_millis(30));
+        if last.is_some_and(|(t, took)| t.elapsed() < gap(took)) {
             return;
         }
+        let started = std::time::Instant::now();
         let matched = disagg::rate_match(
             &p.points,
             decode_pts,
@@ -196,7 +202,7 @@ pub(super) fn run_disagg(
             pareto: pick::pareto_front(&rows),
             done_fraction: frac,
         });
-        *last = Some(std::time::Instant::now());
+        *last = Some((std::time::Instant::now(), started.elapsed()));
     };
     let d = sweep_pool(
         ctx,
