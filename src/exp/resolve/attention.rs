@@ -48,6 +48,15 @@ struct Table<'a> {
     wideep: bool,
 }
 
+/// One mode to check: what it is, its key, each reachable table with the
+/// mode queried there, and where the mode came from.
+type Check<'t, 'a> = (
+    &'static str,
+    &'static str,
+    Vec<(&'t Table<'a>, &'static str)>,
+    super::quant::Src,
+);
+
 /// (context, generation) tables of a regime.
 fn tables<'a>(
     s: &'a SupportedQuants,
@@ -157,7 +166,7 @@ pub(super) fn settle_attention(
             rq.quant.kvcache
         }
     };
-    let mut checks: Vec<(&str, &str, Vec<(&Table, &'static str)>, super::quant::Src)> = Vec::new();
+    let mut checks: Vec<Check> = Vec::new();
     if kind.runs_context() {
         let ctx = regimes
             .iter()
