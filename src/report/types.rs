@@ -152,6 +152,35 @@ pub struct Detail {
     /// bounds (a per-configuration view; never an experiment mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sol_full: Vec<StepBreakdown>,
+    /// How a disagg row's TTFT and TPOT follow from its step latencies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<DisaggTiming>,
+}
+
+/// The arithmetic from engine latencies to a disagg row's TTFT and TPOT,
+/// every factor named so the numbers can be checked by hand:
+/// TTFT = prefill engine pass × prefill correction × TTFT autoscale factor;
+/// TPOT = decode engine pass ÷ decode steps × decode correction ÷ MTP tokens per step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DisaggTiming {
+    /// The engine's static context pass of the prefill batch (ms).
+    pub prefill_engine_ms: f64,
+    /// `prefill_latency_correction_scale`.
+    pub prefill_correction: f64,
+    /// prefill_engine_ms × prefill_correction: one prefill worker's TTFT.
+    pub prefill_step_ms: f64,
+    /// The TTFT correction for autoscaling queues applied in rate matching.
+    pub ttft_autoscale: f64,
+    /// The engine's static generation pass of the decode batch (ms, all steps).
+    pub decode_engine_pass_ms: f64,
+    /// Decode steps in that pass (osl − 1).
+    pub decode_steps: u32,
+    /// `decode_latency_correction_scale`.
+    pub decode_correction: f64,
+    /// decode_engine_pass_ms ÷ decode_steps × decode_correction: one decode step.
+    pub decode_step_ms: f64,
+    /// Output tokens per decode step (1 + accepted MTP tokens; 1 without MTP).
+    pub tokens_per_step: f64,
 }
 
 /// A candidate that was not kept, and why ("why not tp2?").

@@ -6,7 +6,7 @@ use super::{BuiltWorker, RoleKind, Workers};
 use crate::domain::Parallel;
 use crate::engine::memory::Footprint;
 use crate::exp::Task;
-use crate::report::{Detail, MemoryBreakdown, OpCost, Row, StepBreakdown};
+use crate::report::{Detail, DisaggTiming, MemoryBreakdown, OpCost, Row, StepBreakdown};
 use crate::search::pricer::OpList;
 
 pub(super) fn gib(fp: &Footprint, role: &str, capacity: f64) -> MemoryBreakdown {
@@ -119,6 +119,7 @@ pub(super) fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Deta
             memory,
             scheduler: Some(sched),
             sol_full,
+            timing: None,
         });
     }
     let (p, d) = (r.prefill.as_ref()?, r.decode.as_ref()?);
@@ -128,33 +129,63 @@ pub(super) fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Deta
     } else {
         1.0
     };
+    // A decode pass prices every output step of a request; shown per step.
+    let decode_steps = task.osl.saturating_sub(1).max(1);
     let mut detail = r.detail.clone().unwrap_or_default();
     let mut steps = Vec::new();
     let mut sol = Vec::new();
-    for (kind, wr, label, scale) in [
-        (
-            RoleKind::Prefill,
-            p,
-            "prefill (static ctx)",
-            t.prefill_latency_correction,
-        ),
-        (
-            RoleKind::Decode,
-            d,
-            "decode (static gen)",
-            t.decode_latency_correction / progress,
-        ),
-    ] {
+    let mut timing = DisaggTiming {
+        prefill_correction: t.prefill_latency_correction,
+        ttft_autoscale: t.autoscale_ttft_correction_factor,
+        decode_steps,
+        decode_correction: t.decode_latency_correction,
+        tokens_per_step: progress,
+        ..Default::default()
+    };
+    let mut priced = 0;
+    for (kind, wr) in [(RoleKind::Prefill, p), (RoleKind::Decode, d)] {
+        let prefill = kind == RoleKind::Prefill;
+        let (label, scale) = if prefill {
+            (
+                format!(
+                    "prefill step (batch {}, x{} correction)",
+                    wr.bs, t.prefill_latency_correction
+                ),
+                t.prefill_latency_correction,
+            )
+        } else {
+            (
+                format!(
+                    "decode step (batch {}, mean of {decode_steps} steps, x{} correction)",
+                    wr.bs, t.decode_latency_correction
+                ),
+                t.decode_latency_correction / decode_steps as f64,
+            )
+        };
         if let Some(w) = find(kind, wr.layout) {
-            if let Some(ops) = w.pricer.static_ops(wr.bs, kind == RoleKind::Prefill) {
+            if let Some(ops) = w.pricer.static_ops(wr.bs, prefill) {
                 steps.push(ops_to_step(
-                    label,
+                    &label,
                     ops.into_iter()
                         .map(|(n, ms, s)| (n, ms * scale, s))
                         .collect(),
                 ));
             }
-            let prefill = kind == RoleKind::Prefill;
+            let pass = if prefill {
+                w.pricer.static_ctx(wr.bs)
+            } else {
+                w.pricer.static_gen(wr.bs)
+            };
+            if let Ok(ms) = pass {
+                priced += 1;
+                if prefill {
+                    timing.prefill_engine_ms = ms;
+                    timing.prefill_step_ms = ms * scale;
+                } else {
+                    timing.decode_engine_pass_ms = ms;
+                    timing.decode_step_ms = ms * scale;
+                }
+            }
             let sol_label = if prefill {
                 "prefill (SOL_FULL)"
             } else {
@@ -172,5 +203,6 @@ pub(super) fn detail_for(task: &Task, r: &Row, workers: &Workers) -> Option<Deta
     }
     detail.steps = steps;
     detail.sol_full = sol;
+    detail.timing = (priced == 2).then_some(timing);
     Some(detail)
 }

@@ -278,6 +278,7 @@ pub(super) fn run_disagg(
                 ],
                 scheduler: None,
                 sol_full: Vec::new(),
+                timing: None,
             };
             disagg_row(task, prefill, decode, m, detail)
         })

@@ -91,6 +91,7 @@ pub(super) fn agg_row(task: &Task, role: &Role, pt: &AggPoint) -> Row {
                 ttft_queue_factor: pt.queue_factor,
             }),
             sol_full: Vec::new(),
+            timing: None,
         }),
     }
 }

@@ -190,6 +190,20 @@ fn agg_and_disagg_end_to_end_on_a_fake_engine() {
         &on_disagg,
     );
     check_invariants(&dis, 16);
+    // Shown rows spell out how TTFT and TPOT follow from the step latencies.
+    for r in &dis.top {
+        let t = r
+            .detail
+            .as_ref()
+            .and_then(|d| d.timing.as_ref())
+            .expect("timing");
+        let ttft = t.prefill_engine_ms * t.prefill_correction * t.ttft_autoscale;
+        assert!((ttft - r.ttft_ms).abs() < 0.01, "{ttft} vs {}", r.ttft_ms);
+        let step = t.decode_engine_pass_ms / t.decode_steps as f64 * t.decode_correction;
+        assert!((step - t.decode_step_ms).abs() < 1e-9);
+        let tpot = step / t.tokens_per_step;
+        assert!((tpot - r.tpot_ms).abs() < 0.01, "{tpot} vs {}", r.tpot_ms);
+    }
     let streamed = streamed.into_inner().unwrap();
     assert!(!streamed.is_empty(), "no partial disagg front");
     let best = dis.best.as_ref().unwrap().tokens_per_s_per_gpu_cluster;

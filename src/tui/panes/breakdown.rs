@@ -32,7 +32,7 @@ fn step_lines(s: &StepBreakdown, width: usize, out: &mut Vec<Line<'static>>) {
     let src = step_source(s);
     out.push(Line::from(vec![
         Span::styled(
-            format!("{} step ", s.label),
+            format!("{}: ", s.label),
             Style::new().add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!("{} ms ", fmt_f(s.total_ms))),
@@ -133,13 +133,10 @@ fn memory_lines(m: &MemoryBreakdown, width: usize, out: &mut Vec<Line<'static>>)
     out.push(Line::from(l));
 }
 
+/// How TTFT and TPOT follow from the step latencies, one short phrase per line
+/// so nothing wraps mid-phrase in a narrow pane. Every number comes from the report.
 fn latency_lines(e: &ExperimentReport, r: &Row, out: &mut Vec<Line<'static>>) {
     let steps = r.detail.as_ref().map(|d| d.steps.as_slice()).unwrap_or(&[]);
-    let find = |needle: &str| {
-        steps
-            .iter()
-            .find(|s| s.label.to_lowercase().contains(needle))
-    };
     let all_src = combine_sources(
         steps
             .iter()
@@ -147,52 +144,82 @@ fn latency_lines(e: &ExperimentReport, r: &Row, out: &mut Vec<Line<'static>>) {
     );
     out.push(heading("TTFT / TPOT"));
     let head = |what: &str, v: f64, target: f64| {
-        Span::raw(format!(
-            "  {what} {} ms (target {}) = ",
+        Line::from(format!(
+            "  {what} {} ms (target {})",
             fmt_f(v),
             fmt_target(target)
         ))
     };
-    let with_step = |mut l: Vec<Span<'static>>, s: Option<&StepBreakdown>| {
-        if let Some(s) = s {
-            l.push(Span::raw(format!("; step {} ms ", fmt_f(s.total_ms))));
-            l.push(tag(&step_source(s)));
+    let src_line = |text: String| Line::from(vec![Span::raw(text), tag(&all_src)]);
+    let timing = r.detail.as_ref().and_then(|d| d.timing.as_ref());
+    match (&r.prefill, &r.decode, timing) {
+        (Some(_), Some(d), Some(t)) => {
+            out.push(head("TTFT", r.ttft_ms, e.ttft));
+            out.push(Line::from(format!(
+                "    = prefill step {} ms x {} TTFT autoscale",
+                fmt_f(t.prefill_step_ms),
+                t.ttft_autoscale
+            )));
+            out.push(src_line(format!(
+                "    prefill step = engine {} ms x {} correction ",
+                fmt_f(t.prefill_engine_ms),
+                t.prefill_correction
+            )));
+            out.push(head("TPOT", r.tpot_ms, e.tpot));
+            if t.tokens_per_step > 1.0 {
+                out.push(Line::from(format!(
+                    "    = decode step {} ms / {} tokens per step (MTP)",
+                    fmt_f(t.decode_step_ms),
+                    fmt_f(t.tokens_per_step)
+                )));
+            } else {
+                out.push(Line::from(format!(
+                    "    = decode step {} ms (one token per step)",
+                    fmt_f(t.decode_step_ms)
+                )));
+            }
+            out.push(src_line(format!(
+                "    decode step = engine pass {} ms / {} steps ",
+                fmt_f(t.decode_engine_pass_ms),
+                t.decode_steps
+            )));
+            out.push(Line::from(format!(
+                "      x {} correction (batch {})",
+                t.decode_correction, d.bs
+            )));
         }
-        Line::from(l)
-    };
-    match (&r.prefill, &r.decode) {
-        (Some(p), Some(d)) => {
-            out.push(with_step(
-                vec![
-                    head("TTFT", r.ttft_ms, e.ttft),
-                    Span::raw(format!("prefill worker {} ms", fmt_f(p.latency_ms))),
-                ],
-                find("prefill"),
-            ));
-            out.push(with_step(
-                vec![
-                    head("TPOT", r.tpot_ms, e.tpot),
-                    Span::raw(format!("decode worker {} ms", fmt_f(d.latency_ms))),
-                ],
-                find("decode"),
-            ));
+        (Some(p), Some(d), None) => {
+            out.push(head("TTFT", r.ttft_ms, e.ttft));
+            out.push(Line::from(format!(
+                "    = prefill worker {} ms (corrected)",
+                fmt_f(p.latency_ms)
+            )));
+            out.push(head("TPOT", r.tpot_ms, e.tpot));
+            out.push(Line::from(format!(
+                "    = decode worker {} ms per token",
+                fmt_f(d.latency_ms)
+            )));
         }
         _ => match r.detail.as_ref().and_then(|d| d.scheduler.as_ref()) {
             Some(s) => {
-                out.push(Line::from(vec![
-                    head("TTFT", r.ttft_ms, e.ttft),
-                    Span::raw(format!(
-                        "mixed step {} ms x ceil(isl/ctx) x queue {:.2} + dispatch ",
-                        fmt_f(s.mix_step_ms),
-                        s.ttft_queue_factor
-                    )),
-                    tag(&all_src),
-                ]));
-                out.push(Line::from(vec![
-                    head("TPOT", r.tpot_ms, e.tpot),
-                    Span::raw("mixed and gen-only steps, weighted by count "),
-                    tag(&all_src),
-                ]));
+                out.push(head("TTFT", r.ttft_ms, e.ttft));
+                out.push(Line::from(format!(
+                    "    = (mixed step {} ms x ceil(isl / ctx tokens)",
+                    fmt_f(s.mix_step_ms)
+                )));
+                out.push(src_line(format!(
+                    "      + dispatch) x queue factor {:.2} ",
+                    s.ttft_queue_factor
+                )));
+                out.push(head("TPOT", r.tpot_ms, e.tpot));
+                out.push(Line::from(format!(
+                    "    = mean of mixed ({} ms) and gen-only ({} ms)",
+                    fmt_f(s.mix_step_ms),
+                    fmt_f(s.genonly_step_ms)
+                )));
+                out.push(src_line(
+                    "      steps, weighted by decode steps ".to_string(),
+                ));
             }
             None => out.push(Line::from(format!(
                 "  TTFT {} ms · TPOT {} ms (no scheduler detail)",
@@ -241,16 +268,28 @@ pub fn lines(app: &App, width: usize) -> Vec<Line<'static>> {
     };
     if let Some(s) = &d.scheduler {
         out.push(heading("Scheduler (agg)"));
+        // Short lines: a narrow pane must not wrap mid-phrase.
         out.push(Line::from(format!(
-            "  mixed steps {:.1} x {} ms · gen-only steps {:.1} x {} ms",
+            "  mixed steps {:.1} x {} ms",
             s.num_mix_steps,
-            fmt_f(s.mix_step_ms),
+            fmt_f(s.mix_step_ms)
+        )));
+        out.push(Line::from(format!(
+            "  gen-only steps {:.1} x {} ms",
             s.num_genonly_steps,
             fmt_f(s.genonly_step_ms)
         )));
         out.push(Line::from(format!(
-            "  a mixed step: {} context tokens + {} decode requests · TTFT queue factor {:.2}",
-            s.mix_context_tokens, s.mix_decode_requests, s.ttft_queue_factor
+            "  a mixed step: {} context tokens",
+            s.mix_context_tokens
+        )));
+        out.push(Line::from(format!(
+            "    + {} decode requests",
+            s.mix_decode_requests
+        )));
+        out.push(Line::from(format!(
+            "  TTFT queue factor {:.2}",
+            s.ttft_queue_factor
         )));
     }
     if app.sol_view {
