@@ -155,3 +155,16 @@ fn warnings_marker_and_why_not_list() {
         assert_snapshot!(format!("warnings_{w}x{h}"), screen(&app));
     }
 }
+
+/// `a` / `A` put other metrics on the chart: TTFT against tokens/s/gpu here,
+/// with the TTFT target line and axis titles that say what is shown.
+#[test]
+fn chart_axes_of_your_choosing() {
+    for (w, h) in SIZES {
+        let mut app = app_with(load("report_qwen.json"), w, h);
+        press(&mut app, "aA");
+        let s = screen(&app);
+        assert!(s.contains("TTFT ms"), "{s}");
+        assert_snapshot!(format!("chart_ttft_vs_tokgpu_{w}x{h}"), s);
+    }
+}

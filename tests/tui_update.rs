@@ -749,3 +749,33 @@ fn fetch_success_reopens_the_searchers_database_before_searching() {
     );
     assert_eq!(app.fetch, None);
 }
+
+/// The chart's axes cycle with `a` / `A`; off the reference's pair, the front
+/// per experiment is the library's over the explorer's rows, and it follows
+/// new results.
+#[test]
+fn chart_axes_cycle_and_fronts_follow() {
+    use xpyd::search::front::{front_by, XMetric, YMetric};
+    let mut app = app_with(load("report_qwen.json"), 160, 48);
+    assert!(app.default_axes() && app.axis_fronts.is_empty());
+    press(&mut app, "a");
+    assert_eq!(app.x_axis, XMetric::Ttft);
+    assert_eq!(app.axis_fronts.len(), app.experiments().len());
+    for (e, f) in app.experiments().iter().zip(&app.axis_fronts) {
+        let pool: Vec<_> = if e.feasible.is_empty() {
+            e.pareto.iter().chain(&e.top).cloned().collect()
+        } else {
+            e.feasible.clone()
+        };
+        assert_eq!(
+            f,
+            &front_by(&pool, XMetric::Ttft, YMetric::TokensPerGpuCluster)
+        );
+        assert!(!f.is_empty());
+    }
+    press(&mut app, "A");
+    assert_eq!(app.y_axis, YMetric::TokensPerGpu);
+    // Back to the reference's pair: the report's own fronts are drawn again.
+    press(&mut app, "aaaaAA");
+    assert!(app.default_axes() && app.axis_fronts.is_empty());
+}

@@ -49,7 +49,7 @@ pub struct AggExtra {
 }
 
 /// One candidate configuration (agg worker or disagg xPyD replica).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub tokens_per_s_per_gpu: f64,
     pub tokens_per_s_per_gpu_cluster: f64,

@@ -4,6 +4,7 @@
 
 use super::action::{ProgressMsg, SearchFailure};
 use crate::report::{ExperimentReport, Row, RunReport, Warning};
+use crate::search::front::{front_by, XMetric, YMetric};
 use crate::system::fetch::{FetchProgress, WHEEL_SIZE_HINT};
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -286,6 +287,12 @@ pub struct App {
     pub message: Option<String>,
     /// The database fetch, while it runs and until its outcome is dealt with.
     pub fetch: Option<FetchState>,
+    /// The Pareto chart's axes.
+    pub x_axis: XMetric,
+    pub y_axis: YMetric,
+    /// Per experiment, the front for the chosen axes when they are not the
+    /// reference's pair (computed by the library when the axes or results change).
+    pub axis_fronts: Vec<Vec<Row>>,
     pub quit: bool,
 }
 
@@ -318,8 +325,39 @@ impl App {
             help_scroll: 0,
             message: None,
             fetch: None,
+            x_axis: XMetric::default(),
+            y_axis: YMetric::default(),
+            axis_fronts: Vec::new(),
             quit: false,
         }
+    }
+
+    /// Whether the chart shows the reference's pair (tokens/s/user against
+    /// tokens/s/gpu_cluster), whose fronts come with the report.
+    pub fn default_axes(&self) -> bool {
+        self.x_axis == XMetric::default() && self.y_axis == YMetric::default()
+    }
+
+    /// Recompute the fronts for the chosen axes over every feasible row (the
+    /// explorer keeps them), falling back to the report's Pareto and top rows.
+    pub fn refresh_axis_fronts(&mut self) {
+        if self.default_axes() {
+            self.axis_fronts.clear();
+            return;
+        }
+        let (x, y) = (self.x_axis, self.y_axis);
+        self.axis_fronts = self
+            .experiments()
+            .iter()
+            .map(|e| {
+                let pool: Vec<Row> = if e.feasible.is_empty() {
+                    e.pareto.iter().chain(&e.top).cloned().collect()
+                } else {
+                    e.feasible.clone()
+                };
+                front_by(&pool, x, y)
+            })
+            .collect();
     }
 
     pub fn experiments(&self) -> &[ExperimentReport] {

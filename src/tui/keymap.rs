@@ -28,6 +28,8 @@ pub enum Command {
     SetBaseline,
     Zoom,
     SolView,
+    ChartX,
+    ChartY,
     GrowTop,
     ShrinkTop,
     GrowLeft,
@@ -194,6 +196,16 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[k('o', "o")],
         command: Command::SolView,
         help: "breakdown: measured steps / SOL_FULL (speed of light, compute vs memory bound)",
+    },
+    Binding {
+        keys: &[k('a', "a")],
+        command: Command::ChartX,
+        help: "chart x axis: tok/s/user, TTFT, TPOT, request latency, concurrency",
+    },
+    Binding {
+        keys: &[k('A', "A")],
+        command: Command::ChartY,
+        help: "chart y axis: tok/s/gpu_cluster, tok/s/gpu, req/s",
     },
     Binding {
         keys: &[k('+', "+"), k('=', "=")],

@@ -145,6 +145,7 @@ fn on_search_done(
             }
             app.error = None;
             app.stale = false;
+            app.refresh_axis_fronts();
             end_installed(app);
         }
         // Only a newer generation cancels, and that one is already current.
@@ -308,6 +309,14 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
             clamp_all(app);
         }
         Command::SolView => app.sol_view = !app.sol_view,
+        Command::ChartX => {
+            app.x_axis = app.x_axis.next();
+            app.refresh_axis_fronts();
+        }
+        Command::ChartY => {
+            app.y_axis = app.y_axis.next();
+            app.refresh_axis_fronts();
+        }
         Command::GrowTop => resize_split(app, true, 5),
         Command::ShrinkTop => resize_split(app, true, -5),
         Command::GrowLeft => resize_split(app, false, 5),

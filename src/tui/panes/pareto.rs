@@ -1,8 +1,11 @@
-//! Pane 2: tokens/s/gpu_cluster against tokens/s/user for every experiment, the TPOT
-//! target as a vertical line, the selected candidate highlighted, SLA misses dimmed.
+//! Pane 2: the Pareto front of every experiment — tokens/s/gpu_cluster against
+//! tokens/s/user by default, or the axes chosen with `a` / `A` — the SLA target
+//! on the x axis as a vertical line, the selected candidate highlighted, SLA
+//! misses dimmed.
 
 use super::{empty_text, exp_color, fmt_f, fmt_target, pane_block};
 use crate::report::Row;
+use crate::search::front::XMetric;
 use crate::tui::app::{App, PaneId};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -20,15 +23,19 @@ const MARKERS: [Marker; 4] = [
     Marker::HalfBlock,
 ];
 
-/// (tokens/s/user, tokens/s/gpu) points.
+/// (x, y) points on the chosen axes.
 type Points = Vec<(f64, f64)>;
 
-/// Points of one experiment: the Pareto rows, or the top rows when no front was kept.
-fn points(rows: &[Row]) -> (Points, Points) {
+fn point(app: &App, r: &Row) -> (f64, f64) {
+    (app.x_axis.value(r), app.y_axis.value(r))
+}
+
+/// Points of one experiment's front rows, split into SLA met and missed.
+fn points(app: &App, rows: &[Row]) -> (Points, Points) {
     let mut ok = Vec::new();
     let mut miss = Vec::new();
     for r in rows {
-        let p = (r.tokens_per_s_per_user, r.tokens_per_s_per_gpu_cluster);
+        let p = point(app, r);
         if !(p.0.is_finite() && p.1.is_finite()) {
             continue;
         }
@@ -51,11 +58,13 @@ fn axis_labels(max: f64) -> Vec<Line<'static>> {
 
 pub fn render(app: &App, area: Rect, f: &mut Frame) {
     let exps = app.experiments();
-    let hint = if area.width >= 70 {
-        " y tok/s/gpu_cluster · x tok/s/user "
+    let y_title = if area.width >= 70 || !app.default_axes() {
+        app.y_axis.title()
     } else {
-        " y tok/s/gpu · x tok/s/user "
+        "tok/s/gpu"
     };
+    let hint = format!(" y {y_title} · x {} ", app.x_axis.title());
+    let hint = hint.as_str();
     let block = pane_block(app, PaneId::Pareto, hint);
     // Points of experiments still being searched, streamed before the search ends.
     let streamed: Vec<(String, Vec<(f64, f64)>)> = app
@@ -64,7 +73,7 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         .map(|r| {
             r.streamed
                 .iter()
-                .map(|(n, rows)| (n.clone(), points(rows).0))
+                .map(|(n, rows)| (n.clone(), points(app, rows).0))
                 .filter(|(_, p)| !p.is_empty())
                 .collect()
         })
@@ -75,22 +84,37 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
     }
     let mut series: Vec<(usize, Points, Points)> = Vec::new();
     for (i, e) in exps.iter().enumerate() {
-        let rows = if e.pareto.is_empty() {
-            &e.top
-        } else {
-            &e.pareto
+        let rows = match app.axis_fronts.get(i) {
+            Some(front) if !app.default_axes() => front,
+            _ if e.pareto.is_empty() => &e.top,
+            _ => &e.pareto,
         };
-        let (ok, miss) = points(rows);
+        let (ok, miss) = points(app, rows);
         series.push((i, ok, miss));
     }
     let selected: Vec<(f64, f64)> = app
         .selected_candidate()
-        .map(|r| vec![(r.tokens_per_s_per_user, r.tokens_per_s_per_gpu_cluster)])
+        .map(|r| vec![point(app, r)])
         .unwrap_or_default();
-    // Distinct TPOT targets: one vertical line each (usually one for the whole file).
+    // The SLA target that lives on the x axis, if any: one vertical line per
+    // distinct value (usually one for the whole file).
+    let target = |e: &crate::report::ExperimentReport| match app.x_axis {
+        XMetric::TokensPerUser if e.tpot > 0.0 => Some(1000.0 / e.tpot),
+        XMetric::Tpot => Some(e.tpot),
+        XMetric::Ttft => Some(e.ttft),
+        _ => None,
+    };
+    let target_name = match app.x_axis {
+        XMetric::Ttft => "TTFT",
+        _ => "TPOT",
+    };
     let mut tpots: Vec<f64> = exps
         .iter()
-        .map(|e| e.tpot)
+        .filter_map(|e| match app.x_axis {
+            // Named by the TPOT target itself.
+            XMetric::TokensPerUser => target(e).map(|_| e.tpot),
+            _ => target(e),
+        })
         .filter(|t| *t > 0.0 && t.is_finite())
         .collect();
     tpots.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -106,22 +130,29 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         max_x = max_x.max(*x);
         max_y = max_y.max(*y);
     }
+    let line_x = |t: f64| {
+        if app.x_axis == XMetric::TokensPerUser {
+            1000.0 / t
+        } else {
+            t
+        }
+    };
     for t in &tpots {
-        max_x = max_x.max(1000.0 / t);
+        max_x = max_x.max(line_x(*t));
     }
     // Headroom so the extreme points do not sit on the frame.
     let max_x = if max_x > 0.0 { max_x * 1.08 } else { 1.0 };
     let max_y = if max_y > 0.0 { max_y * 1.1 } else { 1.0 };
     let tpot_lines: Vec<(f64, [(f64, f64); 2])> = tpots
         .iter()
-        .map(|t| (*t, [(1000.0 / t, 0.0), (1000.0 / t, max_y)]))
+        .map(|t| (*t, [(line_x(*t), 0.0), (line_x(*t), max_y)]))
         .collect();
 
     let mut datasets = Vec::new();
     for (t, line) in &tpot_lines {
         datasets.push(
             Dataset::default()
-                .name(format!("TPOT {}ms", fmt_target(*t)))
+                .name(format!("{target_name} {}ms", fmt_target(*t)))
                 .graph_type(GraphType::Line)
                 .marker(Marker::Braille)
                 .style(Style::new().fg(Color::Red))
