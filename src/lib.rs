@@ -22,5 +22,6 @@ pub mod numeric;
 pub mod report;
 pub mod run;
 pub mod search;
+pub mod sweep;
 pub mod system;
 pub mod tui;

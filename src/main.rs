@@ -58,6 +58,17 @@ enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Search FILE once per value of one workload or SLA key and print each
+    /// experiment's best row per value, e.g. `--vary isl=1000:8000:1000` or
+    /// `--vary tpot=20,30,50`. Keys: isl, osl, prefix, ttft, tpot, total_gpus.
+    Sweep {
+        file: PathBuf,
+        /// KEY=FROM:TO:STEP (inclusive) or KEY=v1,v2,...
+        #[arg(long)]
+        vary: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// The measured latency database.
     Db {
         #[command(subcommand)]
@@ -139,6 +150,42 @@ fn save_csvs(rep: &RunReport, dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `xpyd sweep`: one session for every value; the results print at the end.
+fn sweep(
+    file: &std::path::Path,
+    vary: &str,
+    format: Format,
+    opts: &RunOptions,
+) -> Result<(), String> {
+    use xpyd::exp::vary::{parse_values, VaryKey};
+    let (key, spec) = vary
+        .split_once('=')
+        .ok_or_else(|| format!("--vary {vary}: write KEY=FROM:TO:STEP or KEY=v1,v2,..."))?;
+    let key = VaryKey::parse(key.trim())?;
+    let values = parse_values(key, spec.trim())?;
+    let session = run::Session::open(opts.systems_dir.as_deref()).map_err(|e| e.to_string())?;
+    let report = xpyd::sweep::sweep(
+        &session,
+        file,
+        key,
+        &values,
+        opts,
+        &CancelToken::new(),
+        &|_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    session.cache.persist();
+    match format {
+        Format::Table => emit(&xpyd::sweep::render_table(&report)),
+        Format::Csv => emit(&xpyd::sweep::render_csv(&report)),
+        Format::Json => {
+            let s =
+                serde_json::to_string_pretty(&report).map_err(|e| format!("encoding JSON: {e}"))?;
+            emit_line(&s)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let opts = |top: usize, all: bool| RunOptions {
@@ -195,6 +242,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
         }),
+        Some(Command::Sweep { file, vary, format }) => sweep(file, vary, *format, &opts(1, false)),
         Some(Command::Db {
             action: DbAction::Fetch,
         }) => run::db_fetch().and_then(|msg| emit_line(&msg)),

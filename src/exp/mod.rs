@@ -15,6 +15,7 @@ mod resolve;
 mod schema;
 mod suggest;
 pub mod task;
+pub mod vary;
 mod yaml;
 
 pub use catalog::{Catalog, Family, InferredQuant, ModelFacts, SupportedQuants, SystemFacts};
@@ -70,7 +71,25 @@ pub fn load_file_lenient(
     catalog: &dyn Catalog,
 ) -> Result<(ExpFile, Vec<ExpError>), LoadError> {
     let (text, label) = read_text(path)?;
-    match load_str_skipping(&text, &label, catalog, &[]) {
+    load_text_lenient(&text, &label, catalog, None)
+}
+
+/// [`load_file_lenient`] over text already read, with one workload or SLA
+/// value set in every experiment as if it were written in the file (see [`vary`]).
+pub fn load_text_lenient(
+    text: &str,
+    label: &str,
+    catalog: &dyn Catalog,
+    vary: Option<vary::Setting>,
+) -> Result<(ExpFile, Vec<ExpError>), LoadError> {
+    let (text, label) = (text.to_string(), label.to_string());
+    let patch = |r: &mut schema::RawExp| {
+        if let Some(v) = vary {
+            v.apply(r);
+        }
+    };
+    let patch: &dyn Fn(&mut schema::RawExp) = &patch;
+    match load_str_with(&text, &label, catalog, &[], patch) {
         Ok(f) => Ok((f, Vec::new())),
         Err(e) if e.errors.iter().all(|x| x.experiment.is_some()) => {
             let mut skip: Vec<String> = e
@@ -79,15 +98,17 @@ pub fn load_file_lenient(
                 .filter_map(|x| x.experiment.clone())
                 .collect();
             skip.dedup();
-            let file = load_str_skipping(&text, &label, catalog, &skip)?;
+            let file = load_str_with(&text, &label, catalog, &skip, patch)?;
             Ok((file, e.errors))
         }
         Err(e) => Err(e),
     }
 }
 
+fn no_patch(_: &mut schema::RawExp) {}
+
 /// Read an exp file as UTF-8 text within the size cap; returns (text, label).
-fn read_text(path: &Path) -> Result<(String, String), LoadError> {
+pub fn read_text(path: &Path) -> Result<(String, String), LoadError> {
     let label = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| whole_file_error(&label, format!("cannot read file: {e}"), 0, 0))?;
@@ -168,6 +189,17 @@ fn load_str_skipping(
     catalog: &dyn Catalog,
     skip: &[String],
 ) -> Result<ExpFile, LoadError> {
+    load_str_with(text, file_label, catalog, skip, &no_patch)
+}
+
+/// [`load_str_skipping`] with `patch` applied to each experiment before it is resolved.
+fn load_str_with(
+    text: &str,
+    file_label: &str,
+    catalog: &dyn Catalog,
+    skip: &[String],
+    patch: &dyn Fn(&mut schema::RawExp),
+) -> Result<ExpFile, LoadError> {
     if text.len() as u64 > MAX_FILE_BYTES {
         return Err(too_big(file_label, text.len() as u64));
     }
@@ -193,7 +225,8 @@ fn load_str_skipping(
             });
         }
     };
-    let raws = schema::parse_file(root.as_ref(), &mut d);
+    let mut raws = schema::parse_file(root.as_ref(), &mut d);
+    raws.iter_mut().for_each(patch);
     let mut tasks = Vec::new();
     for raw in raws.iter().filter(|r| !skip.contains(&r.name)) {
         if let Some(t) = resolve::resolve(raw, catalog, &mut d) {

@@ -18,5 +18,5 @@ mod raw;
 mod reader;
 
 pub use file::parse_file;
-pub use keys::{DP, LIST_KEYS, MOE_EP, MOE_TP, NUM_GPU, TP};
+pub use keys::{DP, LIST_KEYS, MAX_GPUS, MOE_EP, MOE_TP, NUM_GPU, TP};
 pub use raw::{Mode, RawExp, RawWorker, Sp};
