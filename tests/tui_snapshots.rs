@@ -168,3 +168,41 @@ fn chart_axes_of_your_choosing() {
         assert_snapshot!(format!("chart_ttft_vs_tokgpu_{w}x{h}"), s);
     }
 }
+
+/// After a re-search: the previous fronts stay drawn dimmed ("previous"), the
+/// experiments and compare panes show how each best moved, and the status line
+/// names the edit.
+#[test]
+fn ghost_front_and_deltas_after_an_edit() {
+    for (w, h) in SIZES {
+        let before = load("report_qwen.json");
+        let mut after = before.clone();
+        for e in &mut after.experiments {
+            e.isl = 8000;
+            let scale = if e.name == "qwen_agg" { 0.48 } else { 0.9 };
+            for r in e.best.iter_mut().chain(&mut e.top).chain(&mut e.pareto) {
+                r.tokens_per_s_per_gpu = (r.tokens_per_s_per_gpu * scale * 10.0).round() / 10.0;
+                r.tokens_per_s_per_gpu_cluster =
+                    (r.tokens_per_s_per_gpu_cluster * scale * 10.0).round() / 10.0;
+            }
+        }
+        let mut app = app_with(before, w, h);
+        update(&mut app, Action::FileChanged);
+        let generation = app.generation;
+        update(
+            &mut app,
+            Action::SearchDone {
+                generation,
+                elapsed: Duration::from_millis(300),
+                result: Ok(after),
+            },
+        );
+        assert_eq!(app.last_edit.as_deref(), Some("isl 4000 → 8000"));
+        // The compare pane is the lower tab at 80 columns.
+        press(&mut app, "5");
+        let s = screen(&app);
+        assert!(s.contains("isl 4000 → 8000"), "{s}");
+        assert!(s.contains("−52%"), "{s}");
+        assert_snapshot!(format!("ghost_and_deltas_{w}x{h}"), s);
+    }
+}

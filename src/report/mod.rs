@@ -2,4 +2,5 @@
 pub mod types;
 pub use types::*;
 pub mod csv;
+pub mod diff;
 pub mod table;

@@ -293,6 +293,13 @@ pub struct App {
     /// Per experiment, the front for the chosen axes when they are not the
     /// reference's pair (computed by the library when the axes or results change).
     pub axis_fronts: Vec<Vec<Row>>,
+    /// The results before the last re-search: drawn dimmed as a ghost front
+    /// and compared against, until the next one.
+    pub previous: Option<RunReport>,
+    /// [`App::axis_fronts`] of the previous results.
+    pub previous_axis_fronts: Vec<Vec<Row>>,
+    /// What the last re-search's edit changed (`isl 4000 → 8000`).
+    pub last_edit: Option<String>,
     pub quit: bool,
 }
 
@@ -328,6 +335,9 @@ impl App {
             x_axis: XMetric::default(),
             y_axis: YMetric::default(),
             axis_fronts: Vec::new(),
+            previous: None,
+            previous_axis_fronts: Vec::new(),
+            last_edit: None,
             quit: false,
         }
     }
@@ -343,21 +353,35 @@ impl App {
     pub fn refresh_axis_fronts(&mut self) {
         if self.default_axes() {
             self.axis_fronts.clear();
+            self.previous_axis_fronts.clear();
             return;
         }
         let (x, y) = (self.x_axis, self.y_axis);
-        self.axis_fronts = self
-            .experiments()
-            .iter()
-            .map(|e| {
-                let pool: Vec<Row> = if e.feasible.is_empty() {
-                    e.pareto.iter().chain(&e.top).cloned().collect()
-                } else {
-                    e.feasible.clone()
-                };
-                front_by(&pool, x, y)
-            })
-            .collect();
+        let fronts = |exps: &[ExperimentReport]| -> Vec<Vec<Row>> {
+            exps.iter()
+                .map(|e| {
+                    let pool: Vec<Row> = if e.feasible.is_empty() {
+                        e.pareto.iter().chain(&e.top).cloned().collect()
+                    } else {
+                        e.feasible.clone()
+                    };
+                    front_by(&pool, x, y)
+                })
+                .collect()
+        };
+        self.axis_fronts = fronts(self.experiments());
+        self.previous_axis_fronts = self
+            .previous
+            .as_ref()
+            .map(|p| fronts(&p.experiments))
+            .unwrap_or_default();
+    }
+
+    /// The previous results of experiment `name`, if any.
+    pub fn previous_of(&self, name: &str) -> Option<&ExperimentReport> {
+        self.previous
+            .as_ref()
+            .and_then(|p| p.experiments.iter().find(|e| e.name == name))
     }
 
     pub fn experiments(&self) -> &[ExperimentReport] {

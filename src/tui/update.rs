@@ -137,6 +137,13 @@ fn on_search_done(
             app.shown_generation = generation;
             // Keep the selection by experiment name across reruns when possible.
             let prev_name = app.selected_experiment().map(|e| e.name.clone());
+            // The results being replaced become the ghost to compare against.
+            app.last_edit = app
+                .report
+                .as_ref()
+                .map(|old| crate::report::diff::describe_edit(old, &report))
+                .filter(|d| !d.is_empty());
+            app.previous = app.report.take();
             app.report = Some(report);
             if let Some(n) = prev_name {
                 if let Some(i) = app.experiments().iter().position(|e| e.name == n) {

@@ -2,11 +2,12 @@
 //! baseline experiment (`b` picks it; default the first with a result).
 
 use super::{config_label, empty_text, exp_color, fmt_f, pane_block, truncate};
+use crate::report::diff::change_pct;
 use crate::report::{ExperimentReport, Row};
 use crate::tui::app::{App, PaneId};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row as TRow, Table};
 use ratatui::Frame;
 
@@ -32,6 +33,24 @@ fn with_delta(v: f64, base: Option<f64>, is_base: bool) -> String {
         Some(b) if !is_base => format!("{} {}", fmt_f(v), delta(v, b)),
         _ => fmt_f(v),
     }
+}
+
+/// A best value against the previous generation: `was 861.2 −52%`.
+fn was(before: Option<f64>, now: f64) -> Line<'static> {
+    let text = match before {
+        Some(b) if fmt_f(b) == fmt_f(now) => "unchanged".to_string(),
+        Some(b) => match change_pct(b, now) {
+            Some(p) => format!(
+                "was {} {}{:.0}%",
+                fmt_f(b),
+                if p < 0.0 { "−" } else { "+" },
+                p.abs()
+            ),
+            None => format!("was {}", fmt_f(b)),
+        },
+        None => "new".to_string(),
+    };
+    Line::from(Span::styled(text, Style::new().fg(Color::DarkGray)))
 }
 
 pub fn render(app: &App, area: Rect, f: &mut Frame) {
@@ -80,24 +99,39 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                         Style::new().fg(Color::DarkGray),
                     )),
                 ]),
-                Some(r) => TRow::new(vec![
-                    Cell::from(name),
-                    Cell::from(config_label(r)),
-                    Cell::from(with_delta(
-                        r.tokens_per_s_per_gpu,
-                        base_row.map(|b| b.tokens_per_s_per_gpu),
-                        is_base,
-                    )),
-                    Cell::from(with_delta(
-                        r.tokens_per_s_per_user,
-                        base_row.map(|b| b.tokens_per_s_per_user),
-                        is_base,
-                    )),
-                    Cell::from(fmt_f(r.ttft_ms)),
-                    Cell::from(fmt_f(r.tpot_ms)),
-                    Cell::from(r.total_gpus_used.to_string()),
-                    Cell::from(r.replicas.to_string()),
-                ]),
+                Some(r) => {
+                    // After an edit, a second line says where each best was before it.
+                    let prev = app
+                        .previous
+                        .is_some()
+                        .then(|| app.previous_of(&e.name).and_then(|p| p.best.as_ref()));
+                    let cell = |now: f64, base: Option<f64>, get: fn(&Row) -> f64| {
+                        let mut lines = vec![Line::from(with_delta(now, base, is_base))];
+                        if let Some(p) = prev {
+                            lines.push(was(p.map(get), now));
+                        }
+                        Cell::from(Text::from(lines))
+                    };
+                    TRow::new(vec![
+                        Cell::from(name),
+                        Cell::from(config_label(r)),
+                        cell(
+                            r.tokens_per_s_per_gpu,
+                            base_row.map(|b| b.tokens_per_s_per_gpu),
+                            |x| x.tokens_per_s_per_gpu,
+                        ),
+                        cell(
+                            r.tokens_per_s_per_user,
+                            base_row.map(|b| b.tokens_per_s_per_user),
+                            |x| x.tokens_per_s_per_user,
+                        ),
+                        Cell::from(fmt_f(r.ttft_ms)),
+                        Cell::from(fmt_f(r.tpot_ms)),
+                        Cell::from(r.total_gpus_used.to_string()),
+                        Cell::from(r.replicas.to_string()),
+                    ])
+                    .height(if prev.is_some() { 2 } else { 1 })
+                }
             };
             if i == app.sel_exp && app.focus == PaneId::Compare {
                 row = row.style(Style::new().add_modifier(Modifier::REVERSED));

@@ -1,6 +1,7 @@
 //! Pane 1: every experiment with its status, best tokens/s/gpu and search time.
 
 use super::{empty_text, exp_color, fmt_f, pane_block, truncate};
+use crate::report::diff::change_pct;
 use crate::report::Status;
 use crate::tui::app::{App, PaneId};
 use crate::tui::layout::{ensure_visible, list_rows};
@@ -24,8 +25,12 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         return;
     }
     let inner_w = area.width.saturating_sub(2) as usize;
-    // marker 1, status 4, best 8, time 6, gaps 4: the name gets what is left.
-    let name_w = inner_w.saturating_sub(1 + 4 + 8 + 6 + 4).max(4);
+    // marker 1, status 4, best 8, delta (after an edit) 5, time 6, gaps: the
+    // name gets what is left.
+    let delta_w = if app.previous.is_some() { 5 } else { 0 };
+    let name_w = inner_w
+        .saturating_sub(1 + 4 + 8 + delta_w + 6 + 4 + usize::from(delta_w > 0))
+        .max(4);
     let visible = list_rows(area);
     let offset = ensure_visible(app.sel_exp, app.exp_offset.min(app.sel_exp), visible);
     let rows: Vec<Row> = exps
@@ -44,6 +49,21 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                 .as_ref()
                 .map(|r| fmt_f(r.tokens_per_s_per_gpu))
                 .unwrap_or_else(|| "-".into());
+            // How the best moved with the last edit.
+            let delta = app
+                .previous_of(&e.name)
+                .and_then(|p| p.best.as_ref())
+                .zip(e.best.as_ref())
+                .and_then(|(p, r)| change_pct(p.tokens_per_s_per_gpu, r.tokens_per_s_per_gpu))
+                .filter(|d| d.abs() >= 0.05)
+                .map(|d| {
+                    let s = format!("{}{:.0}%", if d < 0.0 { "−" } else { "+" }, d.abs());
+                    Span::styled(
+                        s,
+                        Style::new().fg(if d < 0.0 { Color::Red } else { Color::Green }),
+                    )
+                })
+                .unwrap_or_else(|| Span::raw(""));
             let secs = format!("{:.1}s", e.elapsed_ms / 1000.0);
             // Warnings (keys with no effect, …) get a marker after the name;
             // the Why-not pane lists them.
@@ -65,6 +85,7 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                 Cell::from(name),
                 Cell::from(Span::styled(status, st)),
                 Cell::from(Line::from(best).right_aligned()),
+                Cell::from(Line::from(delta).right_aligned()),
                 Cell::from(Line::from(secs).right_aligned()),
             ]);
             if i == app.sel_exp {
@@ -78,6 +99,7 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         Constraint::Min(4),
         Constraint::Length(4),
         Constraint::Length(8),
+        Constraint::Length(delta_w as u16),
         Constraint::Length(6),
     ];
     let t = Table::new(rows, widths).block(block).column_spacing(1);

@@ -92,6 +92,25 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         let (ok, miss) = points(app, rows);
         series.push((i, ok, miss));
     }
+    // The previous generation's fronts, dimmed, until the next re-search.
+    let ghosts: Vec<Points> = match &app.previous {
+        Some(prev) => prev
+            .experiments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let rows = match app.previous_axis_fronts.get(i) {
+                    Some(front) if !app.default_axes() => front.as_slice(),
+                    _ if e.pareto.is_empty() => e.top.as_slice(),
+                    _ => e.pareto.as_slice(),
+                };
+                let (ok, miss) = points(app, rows);
+                ok.into_iter().chain(miss).collect()
+            })
+            .filter(|p: &Points| !p.is_empty())
+            .collect(),
+        None => Vec::new(),
+    };
     let selected: Vec<(f64, f64)> = app
         .selected_candidate()
         .map(|r| vec![point(app, r)])
@@ -124,6 +143,7 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         .iter()
         .flat_map(|(_, a, b)| a.iter().chain(b.iter()))
         .chain(streamed.iter().flat_map(|(_, p)| p.iter()))
+        .chain(ghosts.iter().flatten())
         .chain(selected.iter());
     let (mut max_x, mut max_y) = (0.0f64, 0.0f64);
     for (x, y) in all {
@@ -158,6 +178,16 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                 .style(Style::new().fg(Color::Red))
                 .data(line),
         );
+    }
+    for (k, g) in ghosts.iter().enumerate() {
+        let mut d = Dataset::default()
+            .marker(Marker::Braille)
+            .style(Style::new().fg(Color::DarkGray))
+            .data(g);
+        if k == 0 {
+            d = d.name("previous");
+        }
+        datasets.push(d);
     }
     // Dimmed misses first so the feasible points draw on top of them.
     for (i, _, miss) in &series {

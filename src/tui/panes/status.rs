@@ -45,6 +45,15 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
     if app.generation != app.shown_generation && app.running.is_none() {
         spans.push(Span::styled(format!("(latest {})", app.generation), dim));
     }
+    // What the last re-search changed comes first: it is why the screen moved.
+    if let Some(edit) = &app.last_edit {
+        // Knobs will name themselves here; for now every edit is a saved file.
+        spans.push(Span::styled(" │ ", dim));
+        spans.push(Span::styled(
+            format!("edit: {} (file saved)", truncate(edit, 60)),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
     if let Some(r) = &app.report {
         spans.push(Span::styled(" │ ", dim));
         spans.push(Span::raw(format!(
