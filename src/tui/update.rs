@@ -141,6 +141,8 @@ fn on_search_done(
             app.last_edit = app
                 .report
                 .as_ref()
+                // A switch of database is not an edit of the file.
+                .filter(|old| old.database == report.database)
                 .map(|old| crate::report::diff::describe_edit(old, &report))
                 .filter(|d| !d.is_empty());
             app.previous = app.report.take();

@@ -50,7 +50,7 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
         // Knobs will name themselves here; for now every edit is a saved file.
         spans.push(Span::styled(" │ ", dim));
         spans.push(Span::styled(
-            format!("edit: {} (file saved)", truncate(edit, 60)),
+            format!("edit: {} (file saved)", truncate(edit, 40)),
             Style::new().fg(Color::Cyan),
         ));
     }
