@@ -4,7 +4,8 @@
 //! Layers: [`exp`] reads and resolves the exp YAML; [`model`] and [`system`]
 //! know architectures and GPUs; [`engine`] compiles op graphs and prices them
 //! with the vendor engine; [`search`] enumerates, sweeps and picks; [`report`]
-//! renders; [`run`] is the entry point front ends call, [`bench`] times it;
+//! renders; [`deploy`] turns a row into a pinned exp YAML; [`run`] is the
+//! entry point front ends call, [`bench`] times it;
 //! [`tui`] is the explorer front end, which only displays reports.
 
 // User input and the filesystem reach most of this crate: no panicking shortcuts outside tests.
@@ -14,6 +15,7 @@
 )]
 
 pub mod bench;
+pub mod deploy;
 pub mod domain;
 pub mod engine;
 pub mod exp;

@@ -143,6 +143,7 @@ fn task(
         total_gpus: total,
         database_mode: DbMode::Sol,
         nextn: 0,
+        nextn_accept_rates: Vec::new(),
         nextn_accepted: 0.0,
         moe_backend: None,
         attention_backend: None,

@@ -145,6 +145,10 @@ pub struct Task {
     pub database_mode: DbMode,
     /// MTP draft tokens (0 = off).
     pub nextn: u32,
+    /// The accept rates per draft position in use (the file's or the
+    /// defaults), kept so a pinned file can name them exactly; empty when
+    /// `nextn` is 0.
+    pub nextn_accept_rates: Vec<f64>,
     /// Expected accepted draft tokens per step, Σ_{i<nextn} Π_{j≤i} p_j.
     pub nextn_accepted: f64,
     pub moe_backend: Option<String>,

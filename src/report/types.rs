@@ -252,6 +252,46 @@ pub struct ExperimentReport {
     /// This experiment's warnings (also listed in the file's).
     #[serde(default)]
     pub warnings: Vec<Warning>,
+    /// The resolved settings that decide the rows but are not columns of
+    /// them; a pinned exp YAML (`crate::deploy`) needs them. Absent in
+    /// reports written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<ResolvedSettings>,
+}
+
+/// What decided an experiment's rows beyond the row's own columns (layout,
+/// batch, workers, quant modes) and the report's workload fields.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedSettings {
+    /// The mode as the file names it (`SILICON`, `HYBRID`, …), even when the
+    /// report's `database_mode` says it ran on built-in estimates.
+    pub database_mode: String,
+    pub nextn: u32,
+    /// The accept rates in use: the file's, else the defaults.
+    #[serde(default)]
+    pub nextn_accept_rates: Vec<f64>,
+    #[serde(default)]
+    pub moe_backend: Option<String>,
+    #[serde(default)]
+    pub attention_backend: Option<String>,
+    /// Disagg latency corrections (`advanced_tuning_config`).
+    pub prefill_latency_correction_scale: f64,
+    pub decode_latency_correction_scale: f64,
+    /// Per role (agg: `worker`; disagg: `prefill`, `decode`).
+    pub roles: Vec<ResolvedRole>,
+}
+
+/// Facts of one worker role a pinned file needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedRole {
+    /// `worker`, `prefill` or `decode`.
+    pub role: String,
+    /// A MoE model: the MoE quant mode and lists apply.
+    pub is_moe: bool,
+    /// The gemm quant mode was written (worker config or profile). An
+    /// inferred one is not the same input: the engine keeps the layers a
+    /// checkpoint leaves unquantized in bfloat16 only while gemm is inferred.
+    pub gemm_explicit: bool,
 }
 
 /// Which latency data a run used.

@@ -3,7 +3,6 @@
 
 use super::action::{Action, Effect, SearchFailure};
 use super::app::{App, FetchState, PaneId, Running};
-use super::export;
 use super::keymap::{self, Command};
 use super::layout::{self, ensure_visible};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
@@ -411,9 +410,9 @@ fn yank(app: &mut App) -> Vec<Effect> {
         app.message = Some("no candidate selected".into());
         return vec![];
     };
-    match export::snippet(exp, row) {
+    match crate::deploy::pinned_exp_yaml(exp, row) {
         Ok(contents) => vec![Effect::WriteFile {
-            path: export::file_name(exp, app.cand.sel),
+            path: crate::deploy::file_name(exp, app.cand.sel),
             contents,
         }],
         Err(e) => {

@@ -152,7 +152,7 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
     let backend = raw.backend_name.as_ref().map_or(Backend::Trtllm, |s| s.v);
     let db = raw.database_mode.as_ref().map_or(DbMode::Silicon, |s| s.v);
     let targets = resolve_targets(&mut cx, d, backend);
-    let (nextn, nextn_accepted) = resolve_mtp(&mut cx, d);
+    let (nextn, nextn_accept_rates, nextn_accepted) = resolve_mtp(&mut cx, d);
     // Backends for MoE communication and attention.
     let mut moe_backend = check_moe_backend(&cx, d, backend);
     let attention_backend = check_attention_backend(&cx, d);
@@ -204,6 +204,7 @@ pub fn resolve(raw: &RawExp, cat: &dyn Catalog, d: &mut Diag) -> Option<Task> {
         total_gpus: raw.total_gpus.v,
         database_mode: db,
         nextn,
+        nextn_accept_rates,
         nextn_accepted,
         moe_backend,
         attention_backend,

@@ -19,14 +19,16 @@ pub fn fold_accept_rates(nextn: u32, rates: &[f64]) -> f64 {
     expectation
 }
 
-/// `nextn` and the expected accepted draft tokens per step (0 when nextn is 0
-/// or the rates are missing in `mode: replace`).
-pub(super) fn resolve_mtp(cx: &mut Ctx, d: &mut Diag) -> (u32, f64) {
+/// `nextn`, the accept rates in use (the file's, else the defaults; empty when
+/// nextn is 0 or the rates are missing in `mode: replace`) and the expected
+/// accepted draft tokens per step they fold into.
+pub(super) fn resolve_mtp(cx: &mut Ctx, d: &mut Diag) -> (u32, Vec<f64>, f64) {
     let raw = cx.raw;
     let exp = Some(raw.name.as_str());
     let mode = raw.mode.v;
     let nextn = raw.nextn.as_ref().map_or(0, |s| s.v);
     let mut nextn_accepted = 0.0;
+    let mut accept_rates = Vec::new();
     if nextn > 0 {
         let rates: Option<Vec<f64>> = match (&raw.nextn_accept_rates, mode) {
             (Some(r), _) => {
@@ -64,6 +66,7 @@ pub(super) fn resolve_mtp(cx: &mut Ctx, d: &mut Diag) -> (u32, f64) {
         };
         if let Some(r) = rates {
             nextn_accepted = fold_accept_rates(nextn, &r);
+            accept_rates = r;
         }
     } else if let Some(r) = &raw.nextn_accept_rates {
         d.warn(
@@ -74,5 +77,5 @@ pub(super) fn resolve_mtp(cx: &mut Ctx, d: &mut Diag) -> (u32, f64) {
             Some("set config.nextn to model speculative decoding".into()),
         );
     }
-    (nextn, nextn_accepted)
+    (nextn, accept_rates, nextn_accepted)
 }

@@ -17,7 +17,7 @@ pub use worker::{BuiltWorker, RoleKind, WorkerFactory};
 use crate::domain::Parallel;
 use crate::engine::memory::Fit;
 use crate::exp::{Roles, Task};
-use crate::report::{ExperimentReport, Rejection, Row, Status};
+use crate::report::{ExperimentReport, Rejection, ResolvedRole, ResolvedSettings, Row, Status};
 use crate::search::control::{CancelToken, Progress};
 use crate::search::pick;
 use rayon::prelude::*;
@@ -67,6 +67,7 @@ pub fn run_experiment(
         } => disagg_run::run_disagg(&ctx, prefill, decode, replica),
     };
     let mut report = base_report(task);
+    report.resolved = Some(resolved_settings(task, factory));
     report.rejected = rejected;
     report.engine_evaluations = evaluations;
     if rows.is_empty() {
@@ -116,6 +117,34 @@ fn base_report(task: &Task) -> ExperimentReport {
         tpot: task.tpot,
         total_gpus: task.total_gpus,
         ..Default::default()
+    }
+}
+
+/// The settings a pinned file must repeat that no row column carries.
+fn resolved_settings(task: &Task, factory: &dyn WorkerFactory) -> ResolvedSettings {
+    let role = |name: &str, kind: RoleKind, r: &crate::exp::Role| ResolvedRole {
+        role: name.into(),
+        is_moe: factory.is_moe(task, kind),
+        gemm_explicit: r.explicit.gemm,
+    };
+    let roles = match &task.roles {
+        Roles::Agg { worker } => vec![role("worker", RoleKind::Agg, worker)],
+        Roles::Disagg {
+            prefill, decode, ..
+        } => vec![
+            role("prefill", RoleKind::Prefill, prefill),
+            role("decode", RoleKind::Decode, decode),
+        ],
+    };
+    ResolvedSettings {
+        database_mode: task.database_mode.name().into(),
+        nextn: task.nextn,
+        nextn_accept_rates: task.nextn_accept_rates.clone(),
+        moe_backend: task.moe_backend.clone(),
+        attention_backend: task.attention_backend.clone(),
+        prefill_latency_correction_scale: task.tuning.prefill_latency_correction,
+        decode_latency_correction_scale: task.tuning.decode_latency_correction,
+        roles,
     }
 }
 

@@ -116,6 +116,7 @@ fn task(mode: ServingMode) -> Task {
         total_gpus: 16,
         database_mode: DbMode::Sol,
         nextn: 0,
+        nextn_accept_rates: Vec::new(),
         nextn_accepted: 0.0,
         moe_backend: None,
         attention_backend: None,
