@@ -209,7 +209,8 @@ fn session(variant: Variant) {
         tmux.wait_for("a rerun after the rename-save", |s| s.contains("gen 2"));
     } else {
         tmux.wait_for("qwen_disagg gone after the rename-save", |s| {
-            s.contains("gen 2") && !s.contains("qwen_disagg")
+            // Its row in the experiments pane (the status line may name the edit).
+            s.contains("gen 2") && !s.contains("■ qwen_disagg")
         });
     }
 
