@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod domain;
+pub mod edit;
 pub mod engine;
 pub mod exp;
 pub mod model;
