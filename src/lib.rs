@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod deploy;
 pub mod domain;
+pub mod edit;
 pub mod engine;
 pub mod exp;
 pub mod model;

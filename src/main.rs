@@ -69,6 +69,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Set values in FILE in place, keeping its comments and layout:
+    /// `xpyd set FILE qwen_agg.isl=8000 qwen_agg.config.worker_config.tp_list=[2,4]`.
+    /// The result must load; otherwise nothing is written.
+    Set {
+        file: PathBuf,
+        /// EXPERIMENT.path.to.key=VALUE (VALUE is YAML: 8000, fp8, [2, 4]).
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        edits: Vec<String>,
+    },
     /// The measured latency database.
     Db {
         #[command(subcommand)]
@@ -186,6 +195,39 @@ fn sweep(
     }
 }
 
+/// `xpyd set`: every edit is applied in one atomic write, after the real
+/// loader accepted the result; any error writes nothing.
+fn set(
+    file: &std::path::Path,
+    edits: &[String],
+    systems_dir: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let mut pairs = Vec::new();
+    for e in edits {
+        match e.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => pairs.push((k.trim(), v)),
+            _ => {
+                return Err(format!(
+                    "'{e}': expected KEY=VALUE (e.g. qwen_agg.isl=8000)"
+                ))
+            }
+        }
+    }
+    let session = run::Session::open(systems_dir).map_err(|e| e.to_string())?;
+    let label = file.display().to_string();
+    let validate = |text: &str| {
+        xpyd::exp::load_str(text, &label, &session.catalog)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let out = xpyd::edit::set_file(file, &pairs, validate).map_err(|e| e.to_string())?;
+    if out.changed {
+        emit_line(&format!("{label}: set {}", edits.join(" ")))
+    } else {
+        emit_line(&format!("{label}: unchanged"))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let opts = |top: usize, all: bool| RunOptions {
@@ -243,6 +285,7 @@ fn main() -> ExitCode {
             }
         }),
         Some(Command::Sweep { file, vary, format }) => sweep(file, vary, *format, &opts(1, false)),
+        Some(Command::Set { file, edits }) => set(file, edits, cli.systems_dir.as_deref()),
         Some(Command::Db {
             action: DbAction::Fetch,
         }) => run::db_fetch().and_then(|msg| emit_line(&msg)),
@@ -255,7 +298,7 @@ fn main() -> ExitCode {
         None => match &cli.file {
             Some(file) => xpyd::tui::run(file, opts(5, true)).map_err(|e| format!("{e:?}")),
             None => Err(
-                "usage: xpyd FILE (explorer) | xpyd run FILE | xpyd check FILE | xpyd db status"
+                "usage: xpyd FILE (explorer) | xpyd run FILE | xpyd check FILE | xpyd sweep FILE --vary KEY=... | xpyd set FILE KEY=VALUE... | xpyd db status"
                     .into(),
             ),
         },
