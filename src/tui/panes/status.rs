@@ -45,7 +45,20 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
     if app.generation != app.shown_generation && app.running.is_none() {
         spans.push(Span::styled(format!("(latest {})", app.generation), dim));
     }
-    // What the last re-search changed comes first: it is why the screen moved.
+    // Stale results are the most important thing to say, so they come first.
+    if app.stale {
+        spans.push(Span::styled(" │ ", dim));
+        spans.push(Span::styled(
+            "STALE",
+            Style::new().fg(Color::White).bg(Color::Red),
+        ));
+    }
+    // Then feedback on what the user just did (export path, editor errors).
+    if let Some(m) = &app.message {
+        spans.push(Span::styled(" │ ", dim));
+        spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));
+    }
+    // Then what the last re-search changed: it is why the screen moved.
     if let Some(edit) = &app.last_edit {
         // Knobs will name themselves here; for now every edit is a saved file.
         spans.push(Span::styled(" │ ", dim));
@@ -66,17 +79,6 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
     if let Some(d) = app.last_search {
         spans.push(Span::styled(" │ ", dim));
         spans.push(Span::raw(format!("searched in {:.2}s", d.as_secs_f64())));
-    }
-    if app.stale {
-        spans.push(Span::styled(" │ ", dim));
-        spans.push(Span::styled(
-            "STALE",
-            Style::new().fg(Color::White).bg(Color::Red),
-        ));
-    }
-    if let Some(m) = &app.message {
-        spans.push(Span::styled(" │ ", dim));
-        spans.push(Span::styled(m.clone(), Style::new().fg(Color::Yellow)));
     }
     let help = Span::styled(" ? help ", dim);
     let gauge_w = if app.running.is_some() { 30 } else { 0 };
