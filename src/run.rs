@@ -83,12 +83,28 @@ impl Session {
         cancel: &CancelToken,
         on_progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunReport, RunError> {
-        let (file, failed) = crate::exp::load_file_lenient(path, &self.catalog)?;
-        let label = path.display().to_string();
-        let warnings: Vec<Warning> = file.warnings.iter().map(|w| warning(&label, w)).collect();
+        let (text, label) = crate::exp::read_text(path)?;
+        self.run_text(&text, &label, None, opts, cancel, on_progress)
+    }
+
+    /// Search the experiments of `text` (named `label` in messages), with
+    /// `vary` set in every experiment as if written in the file (sweeps).
+    /// Experiments whose own settings are wrong are reported with their
+    /// errors while the others run.
+    pub fn run_text(
+        &self,
+        text: &str,
+        label: &str,
+        vary: Option<crate::exp::vary::Setting>,
+        opts: &RunOptions,
+        cancel: &CancelToken,
+        on_progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunReport, RunError> {
+        let (file, failed) = crate::exp::load_text_lenient(text, label, &self.catalog, vary)?;
+        let warnings: Vec<Warning> = file.warnings.iter().map(|w| warning(label, w)).collect();
         let mut report =
-            self.search_tasks(&file.tasks, &label, &warnings, opts, cancel, on_progress)?;
-        report.experiments.extend(failed_reports(&label, &failed));
+            self.search_tasks(&file.tasks, label, &warnings, opts, cancel, on_progress)?;
+        report.experiments.extend(failed_reports(label, &failed));
         for e in report
             .experiments
             .iter_mut()

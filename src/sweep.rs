@@ -4,6 +4,7 @@
 //! what `xpyd run` gives on a copy of the file with that value written in.
 
 use crate::exp::vary::{Setting, VaryKey};
+use crate::report::table::config_label;
 use crate::report::{Row, Status};
 use crate::run::{CancelToken, Progress, RunError, RunOptions, Session};
 use serde::Serialize;
@@ -52,11 +53,10 @@ pub fn sweep(
         key.check(value).map_err(RunError::Other)?;
         let started = std::time::Instant::now();
         let setting = Setting { key, value };
-        let (file, failed) =
-            crate::exp::load_text_lenient(&text, &label, &session.catalog, Some(setting))?;
         let quiet = |_: Progress| {};
-        let report = session.run_tasks(&file.tasks, &label, opts, cancel, &quiet)?;
-        let mut experiments: Vec<SweepCell> = report
+        let report = session.run_text(&text, &label, Some(setting), opts, cancel, &quiet)?;
+        // Experiments the value makes invalid (e.g. prefix ≥ isl) say why.
+        let experiments: Vec<SweepCell> = report
             .experiments
             .into_iter()
             .map(|e| SweepCell {
@@ -70,28 +70,6 @@ pub fn sweep(
                 }),
             })
             .collect();
-        // Experiments the value makes invalid (e.g. prefix ≥ isl) say why.
-        let mut seen: Vec<String> = Vec::new();
-        for e in &failed {
-            let Some(name) = e.experiment.clone() else {
-                continue;
-            };
-            if seen.contains(&name) {
-                continue;
-            }
-            let msgs: Vec<String> = failed
-                .iter()
-                .filter(|x| x.experiment.as_deref() == Some(name.as_str()))
-                .map(|x| format!("{label}:{x}"))
-                .collect();
-            experiments.push(SweepCell {
-                experiment: name.clone(),
-                status: Status::Error,
-                error: Some(msgs.join("\n")),
-                best: None,
-            });
-            seen.push(name);
-        }
         let point = SweepPoint {
             value,
             experiments,
@@ -141,7 +119,7 @@ pub fn render_table(r: &SweepReport) -> String {
                     b.tokens_per_s_per_user,
                     b.ttft_ms,
                     b.tpot_ms,
-                    config(b)
+                    config_label(b)
                 )),
                 None => out.push_str(&format!(
                     "{v:>10}  {:<22} {}\n",
@@ -155,17 +133,6 @@ pub fn render_table(r: &SweepReport) -> String {
         }
     }
     out
-}
-
-fn config(b: &Row) -> String {
-    match (&b.parallel, &b.prefill, &b.decode) {
-        (Some(p), _, _) => format!("{p} bs{}", b.bs.unwrap_or(0)),
-        (None, Some(p), Some(d)) => format!(
-            "{}x {} + {}x {} bs{}",
-            p.workers, p.parallel, d.workers, d.parallel, d.bs
-        ),
-        _ => String::new(),
-    }
 }
 
 /// CSV: value, experiment, status and the best row's headline columns.
@@ -193,7 +160,7 @@ pub fn render_csv(r: &SweepReport) -> String {
                     b.request_latency_ms,
                     b.concurrency,
                     b.total_gpus_used,
-                    config(b)
+                    config_label(b)
                 )),
                 None => out.push_str(&format!("{v},{},{status},,,,,,,,,\n", c.experiment)),
             }

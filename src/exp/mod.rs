@@ -82,14 +82,13 @@ pub fn load_text_lenient(
     catalog: &dyn Catalog,
     vary: Option<vary::Setting>,
 ) -> Result<(ExpFile, Vec<ExpError>), LoadError> {
-    let (text, label) = (text.to_string(), label.to_string());
     let patch = |r: &mut schema::RawExp| {
         if let Some(v) = vary {
             v.apply(r);
         }
     };
     let patch: &dyn Fn(&mut schema::RawExp) = &patch;
-    match load_str_with(&text, &label, catalog, &[], patch) {
+    match load_str_with(text, label, catalog, &[], patch) {
         Ok(f) => Ok((f, Vec::new())),
         Err(e) if e.errors.iter().all(|x| x.experiment.is_some()) => {
             let mut skip: Vec<String> = e
@@ -98,7 +97,7 @@ pub fn load_text_lenient(
                 .filter_map(|x| x.experiment.clone())
                 .collect();
             skip.dedup();
-            let file = load_str_with(&text, &label, catalog, &skip, patch)?;
+            let file = load_str_with(text, label, catalog, &skip, patch)?;
             Ok((file, e.errors))
         }
         Err(e) => Err(e),
