@@ -90,24 +90,9 @@ pub fn change_pct(before: f64, after: f64) -> Option<f64> {
         .then(|| (after / before - 1.0) * 100.0)
 }
 
-/// `1290.3 → 619.3 −52%` (the value alone when it did not move).
-pub fn moved(before: Option<f64>, after: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
-    match (before, after) {
-        (Some(b), Some(a)) if fmt(a) == fmt(b) => fmt(a),
-        (Some(b), Some(a)) => match change_pct(b, a) {
-            Some(p) => format!(
-                "{} → {} {}{:.0}%",
-                fmt(b),
-                fmt(a),
-                if p < 0.0 { "−" } else { "+" },
-                p.abs()
-            ),
-            None => format!("{} → {}", fmt(b), fmt(a)),
-        },
-        (None, Some(a)) => fmt(a),
-        (Some(b), None) => format!("{} → -", fmt(b)),
-        (None, None) => "-".into(),
-    }
+/// A relative change as shown: `−52%`, `+7%` (a true minus sign).
+pub fn signed_pct(p: f64) -> String {
+    format!("{}{:.0}%", if p < 0.0 { "−" } else { "+" }, p.abs())
 }
 
 #[cfg(test)]
@@ -151,10 +136,10 @@ mod tests {
     }
 
     #[test]
-    fn moved_values() {
-        let f = |v: f64| format!("{v:.1}");
-        assert_eq!(moved(Some(1290.3), Some(619.3), f), "1290.3 → 619.3 −52%");
-        assert_eq!(moved(Some(10.0), Some(10.0), f), "10.0");
-        assert_eq!(moved(None, Some(3.0), f), "3.0");
+    fn changes_in_percent() {
+        let p = change_pct(1290.3, 619.3).unwrap();
+        assert_eq!(signed_pct(p), "−52%");
+        assert_eq!(signed_pct(change_pct(10.0, 10.7).unwrap()), "+7%");
+        assert_eq!(change_pct(0.0, 3.0), None);
     }
 }

@@ -2,7 +2,7 @@
 //! baseline experiment (`b` picks it; default the first with a result).
 
 use super::{config_label, empty_text, exp_color, fmt_f, pane_block, truncate};
-use crate::report::diff::change_pct;
+use crate::report::diff::{change_pct, signed_pct};
 use crate::report::{ExperimentReport, Row};
 use crate::tui::app::{App, PaneId};
 use ratatui::layout::{Constraint, Rect};
@@ -40,12 +40,7 @@ fn was(before: Option<f64>, now: f64) -> Line<'static> {
     let text = match before {
         Some(b) if fmt_f(b) == fmt_f(now) => "unchanged".to_string(),
         Some(b) => match change_pct(b, now) {
-            Some(p) => format!(
-                "was {} {}{:.0}%",
-                fmt_f(b),
-                if p < 0.0 { "−" } else { "+" },
-                p.abs()
-            ),
+            Some(p) => format!("was {} {}", fmt_f(b), signed_pct(p)),
             None => format!("was {}", fmt_f(b)),
         },
         None => "new".to_string(),

@@ -1,7 +1,7 @@
 //! Pane 1: every experiment with its status, best tokens/s/gpu and search time.
 
 use super::{empty_text, exp_color, fmt_f, pane_block, truncate};
-use crate::report::diff::change_pct;
+use crate::report::diff::{change_pct, signed_pct};
 use crate::report::Status;
 use crate::tui::app::{App, PaneId};
 use crate::tui::layout::{ensure_visible, list_rows};
@@ -57,9 +57,8 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                 .and_then(|(p, r)| change_pct(p.tokens_per_s_per_gpu, r.tokens_per_s_per_gpu))
                 .filter(|d| d.abs() >= 0.05)
                 .map(|d| {
-                    let s = format!("{}{:.0}%", if d < 0.0 { "−" } else { "+" }, d.abs());
                     Span::styled(
-                        s,
+                        signed_pct(d),
                         Style::new().fg(if d < 0.0 { Color::Red } else { Color::Green }),
                     )
                 })
