@@ -1,9 +1,9 @@
 //! Large expert parallelism: the EP sizes the data covers for each role (the
-//! multi-node ladder is the part wider than a node), and whether an
-//! enumerated layout actually uses one.
+//! multi-node ladder is the part wider than a node). Whether a layout uses
+//! one is `Role::is_large_ep_layout`.
 
 use super::{Ctx, Kind, Targets};
-use crate::domain::{Backend, DbMode, MoeQuant, Parallel, Quant};
+use crate::domain::{Backend, DbMode, MoeQuant, Quant};
 use crate::exp::catalog::{ModelFacts, SystemFacts};
 use crate::exp::schema::RawWorker;
 
@@ -40,23 +40,6 @@ pub(super) fn ep_coverage(
             (all, ladder)
         })
         .collect()
-}
-
-/// The reference widens the replica budget only when the multi-node
-/// ladder exists and some enumerated layout actually resolves large EP.
-pub(super) fn resolves_large_ep(
-    tuples: &[Parallel],
-    eps: &[u32],
-    covered: &[u32],
-    backend: Backend,
-) -> bool {
-    !eps.is_empty()
-        && tuples.iter().any(|t| {
-            t.moe_tp == 1
-                && t.moe_ep > 1
-                && (backend != Backend::Trtllm || t.dp > 1)
-                && covered.contains(&t.moe_ep)
-        })
 }
 
 fn large_ep(

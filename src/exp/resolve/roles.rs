@@ -6,7 +6,7 @@ use super::attention::{regimes, settle_attention};
 use super::backends::role_wideep;
 use super::defaults::{agg_defaults, disagg_role_defaults};
 use super::explain::explain_no_layout;
-use super::large_ep::{ep_coverage, resolves_large_ep};
+use super::large_ep::ep_coverage;
 use super::quant::{resolve_quant, ResolvedQuant};
 use super::replica::resolve_replica;
 use super::search::resolve_search;
@@ -138,7 +138,6 @@ pub(super) fn resolve_roles(
                 moe_backend,
             );
         }
-        let large = resolves_large_ep(&tuples, &eps, &covered, backend);
         let Some(mut rq) = quant else { continue };
         let mut role = Role {
             model: raw.model_path.v.clone(),
@@ -153,6 +152,9 @@ pub(super) fn resolve_roles(
             large_ep_sizes: covered,
         };
         let reach = regimes(&tuples, |t| role.is_large_ep_layout(t));
+        // The reference widens the replica budget only when the multi-node
+        // ladder exists and some enumerated layout actually resolves large EP.
+        let large = !eps.is_empty() && reach.large_ep;
         let before = d.errors.len();
         settle_attention(cx, d, *kind, &mut rq, model, sys, backend, ver, db, reach);
         if d.errors.len() > before {
