@@ -117,12 +117,8 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         .unwrap_or_default();
     // The SLA target that lives on the x axis, if any: one vertical line per
     // distinct value (usually one for the whole file).
-    let target = |e: &crate::report::ExperimentReport| match app.x_axis {
-        XMetric::TokensPerUser if e.tpot > 0.0 => Some(1000.0 / e.tpot),
-        XMetric::Tpot => Some(e.tpot),
-        XMetric::Ttft => Some(e.ttft),
-        _ => None,
-    };
+    // The target is named by its value (TPOT ms, or TTFT ms); `line_x` below
+    // places it on the axis (tokens/s/user is 1000 / TPOT).
     let target_name = match app.x_axis {
         XMetric::Ttft => "TTFT",
         _ => "TPOT",
@@ -130,9 +126,9 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
     let mut tpots: Vec<f64> = exps
         .iter()
         .filter_map(|e| match app.x_axis {
-            // Named by the TPOT target itself.
-            XMetric::TokensPerUser => target(e).map(|_| e.tpot),
-            _ => target(e),
+            XMetric::TokensPerUser | XMetric::Tpot => Some(e.tpot),
+            XMetric::Ttft => Some(e.ttft),
+            _ => None,
         })
         .filter(|t| *t > 0.0 && t.is_finite())
         .collect();
