@@ -7,4 +7,4 @@
 
 pub mod pin;
 
-pub use pin::{file_name, parse_parallel, pinned_exp_yaml, short_parallel, Degrees};
+pub use pin::{file_name, parse_parallel, pinned_exp_yaml, short_parallel};

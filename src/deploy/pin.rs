@@ -30,26 +30,9 @@ use crate::report::{ExperimentReport, ResolvedRole, ResolvedSettings, Row};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// Parallel degrees parsed back from the report's `parallel` label (`tp4pp1dp1etp1ep4`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Degrees {
-    pub tp: u32,
-    pub pp: u32,
-    pub dp: u32,
-    pub moe_tp: u32,
-    pub moe_ep: u32,
-    pub cp: u32,
-}
-
-impl Degrees {
-    pub fn gpus(&self) -> u32 {
-        self.tp * self.pp * self.dp * self.cp
-    }
-}
-
 /// Parse `tp4pp1dp1etp1ep4` (optionally `…cpN`). Missing degrees default to 1.
-pub fn parse_parallel(s: &str) -> Result<Degrees, String> {
-    let mut d = Degrees {
+pub fn parse_parallel(s: &str) -> Result<Parallel, String> {
+    let mut d = Parallel {
         tp: 1,
         pp: 1,
         dp: 1,

@@ -2,4 +2,4 @@
 //! library ([`crate::deploy`]); the explorer only asks for it and writes it.
 //! The label helpers stay reachable here for the panes.
 
-pub use crate::deploy::{parse_parallel, short_parallel, Degrees};
+pub use crate::deploy::{parse_parallel, short_parallel};
