@@ -8,7 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use xpyd::edit::Outcome;
+use xpyd::exp::vary::VaryKey;
 use xpyd::exp::{ExpError, LoadError};
+use xpyd::sweep::SweepPoint;
 use xpyd::report::RunReport;
 use xpyd::run::{CancelToken, Progress, RunError, RunOptions};
 use xpyd::tui::Searcher;
@@ -70,6 +73,29 @@ impl Searcher for Fake {
             progress(Progress::ExperimentDone(Box::new(e.clone())));
         }
         Ok(r)
+    }
+
+    /// Writes like `xpyd set`, checking only that the result is YAML.
+    fn set(&self, path: &Path, edits: &[(String, String)]) -> Result<Outcome, String> {
+        xpyd::edit::set_file(path, edits, |t: &str| {
+            serde_saphyr::from_str::<serde_json::Value>(t)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    fn sweep(
+        &self,
+        _: &Path,
+        _: VaryKey,
+        _: &[f64],
+        _: &CancelToken,
+        _: &dyn Fn(&SweepPoint),
+    ) -> Result<(), RunError> {
+        Err(RunError::Other(
+            "the stand-in report has nothing to sweep; run without --fake".into(),
+        ))
     }
 }
 

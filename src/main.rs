@@ -215,12 +215,7 @@ fn set(
     }
     let session = run::Session::open(systems_dir).map_err(|e| e.to_string())?;
     let label = file.display().to_string();
-    let validate = |text: &str| {
-        xpyd::exp::load_str(text, &label, &session.catalog)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    let out = xpyd::edit::set_file(file, &pairs, validate).map_err(|e| e.to_string())?;
+    let out = session.set_file(file, &pairs).map_err(|e| e.to_string())?;
     if out.changed {
         emit_line(&format!("{label}: set {}", edits.join(" ")))
     } else {

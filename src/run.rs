@@ -75,6 +75,22 @@ impl Session {
         Ok(crate::exp::load_file(path, &self.catalog)?)
     }
 
+    /// `xpyd set`: apply `edits` (`EXPERIMENT.path=VALUE`) to the file in
+    /// place, keeping every other byte, if the result loads with this
+    /// session's catalog; otherwise nothing is written.
+    pub fn set_file<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        path: &Path,
+        edits: &[(K, V)],
+    ) -> Result<crate::edit::Outcome, crate::edit::SetError> {
+        let label = path.display().to_string();
+        crate::edit::set_file(path, edits, |text: &str| {
+            crate::exp::load_str(text, &label, &self.catalog)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
     /// Load `path` and search every experiment in it, in order.
     pub fn run_file(
         &self,

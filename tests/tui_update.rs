@@ -708,6 +708,19 @@ fn fetch_success_reopens_the_searchers_database_before_searching() {
         fn reopen(&self) {
             self.reopened.store(true, Ordering::SeqCst);
         }
+        fn set(&self, _: &std::path::Path, _: &[(String, String)]) -> Result<xpyd::edit::Outcome, String> {
+            Err("this test searcher writes nothing".into())
+        }
+        fn sweep(
+            &self,
+            _: &std::path::Path,
+            _: xpyd::exp::vary::VaryKey,
+            _: &[f64],
+            _: &CancelToken,
+            _: &dyn Fn(&xpyd::sweep::SweepPoint),
+        ) -> Result<(), RunError> {
+            Err(RunError::Other("this test searcher does not sweep".into()))
+        }
     }
 
     let searcher = Arc::new(Reopenable {

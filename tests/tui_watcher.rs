@@ -62,6 +62,19 @@ impl Searcher for Echo {
         r.file = value.to_string();
         Ok(r)
     }
+    fn set(&self, _: &Path, _: &[(String, String)]) -> Result<xpyd::edit::Outcome, String> {
+        Err("this test searcher writes nothing".into())
+    }
+    fn sweep(
+        &self,
+        _: &Path,
+        _: xpyd::exp::vary::VaryKey,
+        _: &[f64],
+        _: &CancelToken,
+        _: &dyn Fn(&xpyd::sweep::SweepPoint),
+    ) -> Result<(), RunError> {
+        Err(RunError::Other("this test searcher does not sweep".into()))
+    }
 }
 
 fn save(path: &Path, i: u32) {

@@ -15,10 +15,12 @@
 
 mod format;
 mod key;
+mod restore;
 mod splice;
 mod tree;
 mod write;
 
+pub use restore::{restore, RestoreError};
 pub use write::write_atomic;
 
 use format::parse_value;

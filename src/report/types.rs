@@ -292,6 +292,22 @@ pub struct ResolvedRole {
     /// inferred one is not the same input: the engine keeps the layers a
     /// checkpoint leaves unquantized in bfloat16 only while gemm is inferred.
     pub gemm_explicit: bool,
+    /// The parallel lists the search enumerated for this role (defaults
+    /// filled in, workers above the GPU budget dropped, MoE lists `[1]` for
+    /// dense models): what the explorer's knobs show and toggle.
+    #[serde(default)]
+    pub search: RoleLists,
+}
+
+/// A role's searched parallel lists, named as the exp file names them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleLists {
+    pub num_gpu_per_worker: Vec<u32>,
+    pub tp_list: Vec<u32>,
+    pub pp_list: Vec<u32>,
+    pub dp_list: Vec<u32>,
+    pub moe_tp_list: Vec<u32>,
+    pub moe_ep_list: Vec<u32>,
 }
 
 /// Which latency data a run used.

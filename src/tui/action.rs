@@ -71,6 +71,37 @@ pub enum Action {
     FetchProgress(FetchProgress),
     /// The database fetch ended: the installed systems folder, or why not.
     FetchDone(Result<PathBuf, String>),
+    /// Outcome of [`Effect::SetValues`]: the write (to undo), or why nothing
+    /// was written.
+    KnobWritten(Result<Change, String>),
+    /// Outcome of [`Effect::Restore`] for `change` (`undo`: it was an undo,
+    /// else a redo).
+    Restored {
+        change: Change,
+        undo: bool,
+        result: Result<(), String>,
+    },
+    /// One value of sweep `id` is done.
+    SweepPoint {
+        id: u64,
+        point: crate::sweep::SweepPoint,
+    },
+    /// Sweep `id` ended (all values, cancelled, or failed).
+    SweepDone {
+        id: u64,
+        result: Result<(), SearchFailure>,
+    },
+}
+
+/// One write to the user's file, as undo and redo need it: the bytes before
+/// and after, and what it changed (`isl 4000 → 8000`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+    pub label: String,
+    /// False when the edit left the file as it was (nothing was written).
+    pub changed: bool,
 }
 
 /// Side effects the runtime performs on behalf of `update`.
@@ -86,6 +117,23 @@ pub enum Effect {
     FetchDatabase,
     /// The database changed on disk: searches from now on open it afresh.
     ReopenDatabase,
+    /// Write `edits` (`EXPERIMENT.path`, YAML value) into the watched file the
+    /// way `xpyd set` does; `label` names the change for undo.
+    SetValues {
+        edits: Vec<(String, String)>,
+        label: String,
+    },
+    /// Put `bytes` back into the watched file if it still holds `expect`
+    /// (undo / redo of `change`).
+    Restore { change: Change, undo: bool },
+    /// Run sweep `id`: the file searched once per value of `key`.
+    StartSweep {
+        id: u64,
+        key: crate::exp::vary::VaryKey,
+        values: Vec<f64>,
+    },
+    /// Stop the sweep in flight, if any.
+    CancelSweep,
     /// Write a snippet next to the user (relative to the working folder).
     WriteFile {
         path: PathBuf,

@@ -300,6 +300,8 @@ pub struct App {
     pub previous_axis_fronts: Vec<Vec<Row>>,
     /// What the last re-search's edit changed (`isl 4000 → 8000`).
     pub last_edit: Option<String>,
+    /// Knob panel, pending write, undo/redo, sweep.
+    pub tuning: super::tuning::Tuning,
     pub quit: bool,
 }
 
@@ -338,6 +340,7 @@ impl App {
             previous: None,
             previous_axis_fronts: Vec::new(),
             last_edit: None,
+            tuning: Default::default(),
             quit: false,
         }
     }

@@ -36,6 +36,10 @@ pub enum Command {
     ShrinkLeft,
     Enter,
     Escape,
+    Knobs,
+    Undo,
+    Redo,
+    Sweep,
 }
 
 /// One key with its label for the help popup.
@@ -104,6 +108,26 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[k('y', "y")],
         command: Command::Yank,
         help: "write the selected candidate as a YAML snippet",
+    },
+    Binding {
+        keys: &[k('w', "w")],
+        command: Command::Knobs,
+        help: "knob panel: tune the selected experiment",
+    },
+    Binding {
+        keys: &[k('u', "u")],
+        command: Command::Undo,
+        help: "undo the explorer's last write to FILE",
+    },
+    Binding {
+        keys: &[ctrl('r', "Ctrl-R")],
+        command: Command::Redo,
+        help: "redo the write undone last",
+    },
+    Binding {
+        keys: &[k('x', "x")],
+        command: Command::Sweep,
+        help: "sweep isl, or the w panel's field, around it",
     },
     Binding {
         keys: &[code(KeyCode::Tab, "Tab")],
@@ -195,12 +219,12 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[k('o', "o")],
         command: Command::SolView,
-        help: "breakdown: measured steps / SOL_FULL (speed of light, compute vs memory bound)",
+        help: "breakdown: measured steps / SOL_FULL (speed of light)",
     },
     Binding {
         keys: &[k('a', "a")],
         command: Command::ChartX,
-        help: "chart x axis: tok/s/user, TTFT, TPOT, request latency, concurrency",
+        help: "chart x: tok/s/user, TTFT, TPOT, latency, concurrency",
     },
     Binding {
         keys: &[k('A', "A")],
@@ -230,21 +254,125 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[code(KeyCode::Esc, "Esc")],
         command: Command::Escape,
-        help: "close help / clear filter",
+        help: "close help / clear filter / close the sweep",
     },
 ];
+
+/// What a key does inside the knob panel (`w`), which is modal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KnobCommand {
+    Up,
+    Down,
+    Plus,
+    Minus,
+    Left,
+    Right,
+    Toggle,
+    Type,
+    Sweep,
+    Undo,
+    Redo,
+    Close,
+    Quit,
+}
+
+pub struct KnobBinding {
+    pub keys: &'static [Key],
+    pub command: KnobCommand,
+    pub help: &'static str,
+}
+
+pub const KNOB_BINDINGS: &[KnobBinding] = &[
+    KnobBinding {
+        keys: &[k('k', "k"), code(KeyCode::Up, "Up")],
+        command: KnobCommand::Up,
+        help: "previous field",
+    },
+    KnobBinding {
+        keys: &[k('j', "j"), code(KeyCode::Down, "Down")],
+        command: KnobCommand::Down,
+        help: "next field",
+    },
+    KnobBinding {
+        keys: &[k('+', "+"), k('=', "=")],
+        command: KnobCommand::Plus,
+        help: "step up (×2, +10% SLA, next GPUs); list: on",
+    },
+    KnobBinding {
+        keys: &[k('-', "-")],
+        command: KnobCommand::Minus,
+        help: "step down; list: value off",
+    },
+    KnobBinding {
+        keys: &[code(KeyCode::Left, "Left")],
+        command: KnobCommand::Left,
+        help: "step down; list: previous value",
+    },
+    KnobBinding {
+        keys: &[code(KeyCode::Right, "Right")],
+        command: KnobCommand::Right,
+        help: "step up; list: next value",
+    },
+    KnobBinding {
+        keys: &[k(' ', "Space")],
+        command: KnobCommand::Toggle,
+        help: "list: switch the value under the cursor",
+    },
+    KnobBinding {
+        keys: &[code(KeyCode::Enter, "Enter")],
+        command: KnobCommand::Type,
+        help: "type an exact value (Enter writes, Esc cancels)",
+    },
+    KnobBinding {
+        keys: &[k('x', "x")],
+        command: KnobCommand::Sweep,
+        help: "sweep this field around its value",
+    },
+    KnobBinding {
+        keys: &[k('u', "u")],
+        command: KnobCommand::Undo,
+        help: "undo the last write",
+    },
+    KnobBinding {
+        keys: &[ctrl('r', "Ctrl-R")],
+        command: KnobCommand::Redo,
+        help: "redo",
+    },
+    KnobBinding {
+        keys: &[code(KeyCode::Esc, "Esc"), k('w', "w")],
+        command: KnobCommand::Close,
+        help: "close the panel",
+    },
+    KnobBinding {
+        keys: &[ctrl('c', "Ctrl-C")],
+        command: KnobCommand::Quit,
+        help: "quit",
+    },
+];
+
+fn matches(kk: &Key, key: &KeyEvent) -> bool {
+    let mods = key.modifiers - KeyModifiers::SHIFT;
+    let code_matches = match (kk.code, key.code) {
+        (KeyCode::Char(a), KeyCode::Char(c)) => a == c,
+        (a, c) => a == c,
+    };
+    code_matches && kk.mods == mods
+}
+
+/// The knob-panel command bound to `key`, if any.
+pub fn knob_lookup(key: &KeyEvent) -> Option<KnobCommand> {
+    KNOB_BINDINGS
+        .iter()
+        .find(|b| b.keys.iter().any(|kk| matches(kk, key)))
+        .map(|b| b.command)
+}
 
 /// The command bound to `key`, if any. Shift is ignored for characters because
 /// terminals disagree on whether `G` arrives with SHIFT set.
 pub fn lookup(key: &KeyEvent) -> Option<Command> {
-    let mods = key.modifiers - KeyModifiers::SHIFT;
     for b in BINDINGS {
         for (i, kk) in b.keys.iter().enumerate() {
-            let code_matches = match (kk.code, key.code) {
-                (KeyCode::Char(a), KeyCode::Char(c)) => a == c,
-                (a, c) => a == c,
-            };
-            if code_matches && kk.mods == mods {
+            if matches(kk, key) {
                 return Some(match b.command {
                     Command::Focus(_) => Command::Focus(i),
                     c => c,
@@ -265,18 +393,23 @@ pub fn key_label(cmd: Command) -> &'static str {
         .map_or("?", |k| k.label)
 }
 
-/// `(keys, description)` lines for the help popup, in table order.
+/// `(keys, description)` lines for the help popup, in table order: the
+/// main keys, then a heading line (empty keys) and the knob panel's.
 pub fn help_lines() -> Vec<(String, &'static str)> {
-    BINDINGS
-        .iter()
-        .map(|b| {
-            let keys: Vec<&str> = b.keys.iter().map(|k| k.label).collect();
-            let keys = if matches!(b.command, Command::Focus(_)) {
-                "1..6".to_string()
-            } else {
-                keys.join(" ")
-            };
-            (keys, b.help)
-        })
+    let main = BINDINGS.iter().map(|b| {
+        let keys: Vec<&str> = b.keys.iter().map(|k| k.label).collect();
+        let keys = if matches!(b.command, Command::Focus(_)) {
+            "1..6".to_string()
+        } else {
+            keys.join(" ")
+        };
+        (keys, b.help)
+    });
+    let knobs = KNOB_BINDINGS.iter().map(|b| {
+        let keys: Vec<&str> = b.keys.iter().map(|k| k.label).collect();
+        (keys.join(" "), b.help)
+    });
+    main.chain(std::iter::once((String::new(), "in the knob panel (w):")))
+        .chain(knobs)
         .collect()
 }

@@ -13,13 +13,16 @@ pub mod keymap;
 pub mod layout;
 pub mod logging;
 pub mod panes;
+pub mod sweeper;
 pub mod term;
+pub mod tuning;
 pub mod update;
+pub mod update_tune;
 pub mod view;
 pub mod watcher;
 pub mod worker;
 
-pub use action::{Action, Effect, ProgressMsg, SearchFailure};
+pub use action::{Action, Change, Effect, ProgressMsg, SearchFailure};
 pub use app::App;
 pub use fetcher::{DbFetcher, Fetcher};
 pub use update::update;
@@ -119,7 +122,8 @@ pub fn run_with_fetcher(
         path,
         fetcher,
     };
-    let result = event_loop(&mut terminal, &mut app, &mut worker, &runtime);
+    let mut sweeper = sweeper::Sweeper::default();
+    let result = event_loop(&mut terminal, &mut app, &mut worker, &mut sweeper, &runtime);
     drop(worker);
     term::restore().wrap_err("restoring the terminal")?;
     result
@@ -151,6 +155,7 @@ fn event_loop(
     terminal: &mut term::Term,
     app: &mut App,
     worker: &mut Worker,
+    sweeper: &mut sweeper::Sweeper,
     rt: &Runtime,
 ) -> color_eyre::Result<()> {
     let Runtime {
@@ -194,6 +199,28 @@ fn event_loop(
                             ))));
                         }
                     }
+                    Effect::SetValues { edits, label } => {
+                        let r = set_values(worker.searcher().as_ref(), path, &edits, label);
+                        let _ = tx.send(Action::KnobWritten(r));
+                    }
+                    Effect::Restore { change, undo } => {
+                        let result = restore(path, &change, undo);
+                        let _ = tx.send(Action::Restored {
+                            change,
+                            undo,
+                            result,
+                        });
+                    }
+                    Effect::StartSweep { id, key, values } => {
+                        let job = sweeper::SweepJob {
+                            id,
+                            key,
+                            values,
+                            path: path.to_path_buf(),
+                        };
+                        sweeper.start(worker.searcher(), job, tx.clone());
+                    }
+                    Effect::CancelSweep => sweeper.cancel(),
                     // `apply` performs these.
                     Effect::Search { .. } | Effect::ReopenDatabase => {}
                 }
@@ -203,6 +230,33 @@ fn event_loop(
             }
         }
     }
+}
+
+/// A knob's write: `xpyd set` through the searcher's catalog.
+pub fn set_values(
+    searcher: &dyn Searcher,
+    path: &Path,
+    edits: &[(String, String)],
+    label: String,
+) -> Result<Change, String> {
+    let o = searcher.set(path, edits)?;
+    log::info!("knob wrote {label} into {}", path.display());
+    Ok(Change {
+        before: o.previous,
+        after: o.text.into_bytes(),
+        label,
+        changed: o.changed,
+    })
+}
+
+/// Undo (`undo`) or redo `change` on the file, if nobody changed it since.
+pub fn restore(path: &Path, change: &Change, undo: bool) -> Result<(), String> {
+    let (expect, bytes) = if undo {
+        (&change.after, &change.before)
+    } else {
+        (&change.before, &change.after)
+    };
+    crate::edit::restore(path, expect, bytes).map_err(|e| e.to_string())
 }
 
 fn write_snippet(path: &Path, contents: &str) -> Result<PathBuf, String> {

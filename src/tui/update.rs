@@ -5,6 +5,7 @@ use super::action::{Action, Effect, SearchFailure};
 use super::app::{App, FetchState, PaneId, Running};
 use super::keymap::{self, Command};
 use super::layout::{self, ensure_visible};
+use super::update_tune;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 
 /// Start a new search generation. The runtime cancels the one in flight.
@@ -37,9 +38,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Tick(now) => {
             app.now = now;
-            vec![]
+            update_tune::on_tick(app)
         }
-        Action::FileChanged => vec![request_search(app)],
+        Action::FileChanged => {
+            let mut effects = update_tune::on_file_changed(app);
+            effects.push(request_search(app));
+            effects
+        }
         Action::WatchError(e) => {
             app.message = Some(format!("watcher: {e}"));
             vec![]
@@ -80,6 +85,23 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::FetchDone(result) => on_fetch_done(app, result),
+        Action::KnobWritten(r) => update_tune::on_written(app, r),
+        Action::Restored {
+            change,
+            undo,
+            result,
+        } => {
+            update_tune::on_restored(app, change, undo, result);
+            vec![]
+        }
+        Action::SweepPoint { id, point } => {
+            update_tune::on_sweep_point(app, id, point);
+            vec![]
+        }
+        Action::SweepDone { id, result } => {
+            update_tune::on_sweep_done(app, id, result);
+            vec![]
+        }
     }
 }
 
@@ -153,6 +175,7 @@ fn on_search_done(
             }
             app.error = None;
             app.stale = false;
+            update_tune::on_results(app);
             app.refresh_axis_fronts();
             end_installed(app);
         }
@@ -221,6 +244,13 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         filter_key(app, key);
         return vec![];
     }
+    // The knob panel is modal, but `?` still opens the help over it.
+    if app.tuning.panel.is_some()
+        && !app.help
+        && keymap::lookup(&key) != Some(Command::Help)
+    {
+        return update_tune::panel_key(app, key);
+    }
     let Some(cmd) = keymap::lookup(&key) else {
         return vec![];
     };
@@ -279,6 +309,10 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         Command::FetchDb => return start_fetch(app),
         Command::Edit => return vec![Effect::OpenEditor],
         Command::Yank => return yank(app),
+        Command::Knobs => return update_tune::toggle_panel(app),
+        Command::Undo => return update_tune::undo(app, true),
+        Command::Redo => return update_tune::undo(app, false),
+        Command::Sweep => return update_tune::start_sweep(app),
         Command::FocusNext => set_focus(app, app.focus.next()),
         Command::FocusPrev => set_focus(app, app.focus.prev()),
         Command::Focus(i) => set_focus(app, PaneId::ALL[i.min(PaneId::ALL.len() - 1)]),
@@ -336,6 +370,8 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
             } else if app.zoom {
                 app.zoom = false;
                 clamp_all(app);
+            } else if let Some(effects) = update_tune::close_sweep(app) {
+                return effects;
             } else {
                 app.message = None;
                 // A failed fetch's banner goes too (`F` tries again).

@@ -23,7 +23,10 @@ pub fn render(app: &App, f: &mut Frame) {
         }
         match id {
             PaneId::Experiments => panes::experiments::render(app, *rect, f),
-            PaneId::Pareto => panes::pareto::render(app, *rect, f),
+            PaneId::Pareto => match &app.tuning.sweep {
+                Some(sw) => panes::sweep::render(app, sw, *rect, f),
+                None => panes::pareto::render(app, *rect, f),
+            },
             PaneId::Candidates => panes::candidates::render(app, *rect, f),
             PaneId::Breakdown => panes::breakdown::render(app, *rect, f),
             PaneId::Compare => panes::compare::render(app, *rect, f),
@@ -48,6 +51,17 @@ pub fn render(app: &App, f: &mut Frame) {
                     at,
                 );
             }
+        }
+    }
+    if app.tuning.panel.is_some() {
+        // Over the panes, whatever the layout: their union is the body.
+        let body = screen
+            .panes
+            .iter()
+            .map(|(_, r)| *r)
+            .reduce(|a, b| a.union(b));
+        if let Some(body) = body {
+            panes::knobs::render(app, body, f);
         }
     }
     status::render_status(app, screen.status, f);

@@ -3,7 +3,10 @@
 //! while it was running collapse into the newest one.
 
 use super::action::{Action, ProgressMsg, SearchFailure};
+use crate::edit::Outcome;
+use crate::exp::vary::VaryKey;
 use crate::report::RunReport;
+use crate::sweep::SweepPoint;
 use crate::run::{CancelToken, Progress, RunError, RunOptions, Session};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -30,6 +33,20 @@ pub trait Searcher: Send + Sync {
     /// on must locate and open it again. Called on the UI thread, so it only
     /// marks; the reopening happens in the next `run`.
     fn reopen(&self) {}
+
+    /// `xpyd set` on the watched file: `edits` applied in place if the
+    /// result loads, else nothing written and the located error returned.
+    fn set(&self, path: &Path, edits: &[(String, String)]) -> Result<Outcome, String>;
+
+    /// Search `path` once per value of `key`, reporting each point.
+    fn sweep(
+        &self,
+        path: &Path,
+        key: VaryKey,
+        values: &[f64],
+        cancel: &CancelToken,
+        on_point: &dyn Fn(&SweepPoint),
+    ) -> Result<(), RunError>;
 }
 
 /// The engine, with the options the user gave. One session for the whole
@@ -101,6 +118,29 @@ impl Searcher for EngineSearcher {
         self.session()?.run_file(path, &self.opts, cancel, progress)
     }
 
+    fn set(&self, path: &Path, edits: &[(String, String)]) -> Result<Outcome, String> {
+        let session = self.session().map_err(|e| e.to_string())?;
+        session.set_file(path, edits).map_err(|e| e.to_string())
+    }
+
+    fn sweep(
+        &self,
+        path: &Path,
+        key: VaryKey,
+        values: &[f64],
+        cancel: &CancelToken,
+        on_point: &dyn Fn(&SweepPoint),
+    ) -> Result<(), RunError> {
+        // One best row per experiment and value: no feasible lists needed.
+        let opts = RunOptions {
+            top_n: 1,
+            keep_feasible: false,
+            ..self.opts.clone()
+        };
+        crate::sweep::sweep(&*self.session()?, path, key, values, &opts, cancel, on_point)
+            .map(|_| ())
+    }
+
     fn idle(&self) {
         if let Ok(Some(s)) = self.session.lock().map(|s| s.clone()) {
             s.cache.persist();
@@ -163,6 +203,11 @@ impl Worker {
             current: None,
             handle: Some(handle),
         })
+    }
+
+    /// The searcher this worker runs (writes and sweeps use it too).
+    pub fn searcher(&self) -> Arc<dyn Searcher> {
+        self.searcher.clone()
     }
 
     /// The database changed on disk: the next search reopens it.

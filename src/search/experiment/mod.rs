@@ -17,7 +17,9 @@ pub use worker::{BuiltWorker, RoleKind, WorkerFactory};
 use crate::domain::Parallel;
 use crate::engine::memory::Fit;
 use crate::exp::{Roles, Task};
-use crate::report::{ExperimentReport, Rejection, ResolvedRole, ResolvedSettings, Row, Status};
+use crate::report::{
+    ExperimentReport, Rejection, ResolvedRole, ResolvedSettings, RoleLists, Row, Status,
+};
 use crate::search::control::{CancelToken, Progress};
 use crate::search::pick;
 use rayon::prelude::*;
@@ -126,6 +128,14 @@ fn resolved_settings(task: &Task, factory: &dyn WorkerFactory) -> ResolvedSettin
         role: name.into(),
         is_moe: factory.is_moe(task, kind),
         gemm_explicit: r.explicit.gemm,
+        search: RoleLists {
+            num_gpu_per_worker: r.search.num_gpu.clone(),
+            tp_list: r.search.tp.clone(),
+            pp_list: r.search.pp.clone(),
+            dp_list: r.search.dp.clone(),
+            moe_tp_list: r.search.moe_tp.clone(),
+            moe_ep_list: r.search.moe_ep.clone(),
+        },
     };
     let roles = match &task.roles {
         Roles::Agg { worker } => vec![role("worker", RoleKind::Agg, worker)],

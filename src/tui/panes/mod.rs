@@ -4,8 +4,10 @@ pub mod breakdown;
 pub mod candidates;
 pub mod compare;
 pub mod experiments;
+pub mod knobs;
 pub mod pareto;
 pub mod status;
+pub mod sweep;
 pub mod whynot;
 
 use super::app::{App, PaneId};

@@ -60,10 +60,14 @@ pub fn render_status(app: &App, area: Rect, f: &mut Frame) {
     }
     // Then what the last re-search changed: it is why the screen moved.
     if let Some(edit) = &app.last_edit {
-        // Knobs will name themselves here; for now every edit is a saved file.
+        // Whether the explorer made it (a knob, undo, redo) or another editor.
+        let source = app
+            .tuning
+            .edit_source
+            .unwrap_or(crate::tui::tuning::EditSource::Editor);
         spans.push(Span::styled(" │ ", dim));
         spans.push(Span::styled(
-            format!("edit: {} (file saved)", truncate(edit, 40)),
+            format!("edit: {} ({})", truncate(edit, 40), source.label()),
             Style::new().fg(Color::Cyan),
         ));
     }
