@@ -11,9 +11,9 @@ use std::sync::Arc;
 use xpyd::edit::Outcome;
 use xpyd::exp::vary::VaryKey;
 use xpyd::exp::{ExpError, LoadError};
-use xpyd::sweep::SweepPoint;
 use xpyd::report::RunReport;
 use xpyd::run::{CancelToken, Progress, RunError, RunOptions};
+use xpyd::sweep::SweepPoint;
 use xpyd::tui::Searcher;
 
 struct Fake {

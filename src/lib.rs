@@ -27,5 +27,5 @@ pub mod run;
 pub mod search;
 pub mod sweep;
 pub mod system;
-pub mod tune;
 pub mod tui;
+pub mod tune;

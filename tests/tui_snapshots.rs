@@ -206,3 +206,63 @@ fn ghost_front_and_deltas_after_an_edit() {
         assert_snapshot!(format!("ghost_and_deltas_{w}x{h}"), s);
     }
 }
+
+/// The knob panel (`w`) over the results: fields in order, the selected one
+/// marked, a list knob's values with the cursor, a gathering step shown.
+#[test]
+fn knob_panel() {
+    use crossterm::event::KeyCode;
+    for (w, h) in SIZES {
+        let mut app = app_with(load("report_qwen.json"), w, h);
+        press(&mut app, "w+"); // isl doubled, not yet written
+        for _ in 0..10 {
+            press(&mut app, "j");
+        }
+        update(&mut app, code(KeyCode::Right));
+        let s = screen(&app);
+        assert!(s.contains("knobs: qwen_agg"), "{s}");
+        assert!(s.contains("8000"), "{s}");
+        assert_snapshot!(format!("knob_panel_{w}x{h}"), s);
+    }
+}
+
+/// The sweep chart (`x`) with part of its points in, in the Pareto pane's place.
+#[test]
+fn sweep_chart() {
+    for (w, h) in SIZES {
+        let report = load("report_qwen.json");
+        let mut app = app_with(report.clone(), w, h);
+        let effects = update(&mut app, key('x'));
+        let Some(xpyd::tui::Effect::StartSweep { id, values, .. }) = effects.first().cloned()
+        else {
+            panic!("x starts a sweep")
+        };
+        // Stand-in points: the fixture's best rows, thinner as isl grows.
+        for v in values.iter().take(7) {
+            let experiments = report
+                .experiments
+                .iter()
+                .map(|e| xpyd::sweep::SweepCell {
+                    experiment: e.name.clone(),
+                    status: e.status,
+                    error: None,
+                    best: e.best.clone().map(|mut b| {
+                        let f = (4000.0 / v).sqrt();
+                        b.tokens_per_s_per_gpu = (b.tokens_per_s_per_gpu * f).round();
+                        b.tokens_per_s_per_user = (b.tokens_per_s_per_user * f).round();
+                        b
+                    }),
+                })
+                .collect();
+            let point = xpyd::sweep::SweepPoint {
+                value: *v,
+                experiments,
+                elapsed_ms: 10.0,
+            };
+            update(&mut app, Action::SweepPoint { id, point });
+        }
+        let s = screen(&app);
+        assert!(s.contains("sweep isl"), "{s}");
+        assert_snapshot!(format!("sweep_chart_{w}x{h}"), s);
+    }
+}

@@ -708,7 +708,11 @@ fn fetch_success_reopens_the_searchers_database_before_searching() {
         fn reopen(&self) {
             self.reopened.store(true, Ordering::SeqCst);
         }
-        fn set(&self, _: &std::path::Path, _: &[(String, String)]) -> Result<xpyd::edit::Outcome, String> {
+        fn set(
+            &self,
+            _: &std::path::Path,
+            _: &[(String, String)],
+        ) -> Result<xpyd::edit::Outcome, String> {
             Err("this test searcher writes nothing".into())
         }
         fn sweep(

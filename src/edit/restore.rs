@@ -27,7 +27,8 @@ impl std::error::Error for RestoreError {}
 /// Replace the file at `path` with `bytes` (atomically) if it holds exactly
 /// `expect`.
 pub fn restore(path: &Path, expect: &[u8], bytes: &[u8]) -> Result<(), RestoreError> {
-    let now = std::fs::read(path).map_err(|e| RestoreError::Io(format!("{}: {e}", path.display())))?;
+    let now =
+        std::fs::read(path).map_err(|e| RestoreError::Io(format!("{}: {e}", path.display())))?;
     if now != expect {
         return Err(RestoreError::Changed);
     }
@@ -47,7 +48,10 @@ mod tests {
         assert_eq!(restore(&p, b"a: 2\r\n", b"a: 1\r\n"), Ok(()));
         assert_eq!(std::fs::read(&p).expect("read"), b"a: 1\r\n");
         // Someone else saved meanwhile: their bytes stay.
-        assert_eq!(restore(&p, b"a: 2\r\n", b"a: 0\n"), Err(RestoreError::Changed));
+        assert_eq!(
+            restore(&p, b"a: 2\r\n", b"a: 0\n"),
+            Err(RestoreError::Changed)
+        );
         assert_eq!(std::fs::read(&p).expect("read"), b"a: 1\r\n");
     }
 }

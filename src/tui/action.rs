@@ -125,7 +125,10 @@ pub enum Effect {
     },
     /// Put `bytes` back into the watched file if it still holds `expect`
     /// (undo / redo of `change`).
-    Restore { change: Change, undo: bool },
+    Restore {
+        change: Change,
+        undo: bool,
+    },
     /// Run sweep `id`: the file searched once per value of `key`.
     StartSweep {
         id: u64,

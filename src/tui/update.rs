@@ -245,10 +245,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         return vec![];
     }
     // The knob panel is modal, but `?` still opens the help over it.
-    if app.tuning.panel.is_some()
-        && !app.help
-        && keymap::lookup(&key) != Some(Command::Help)
-    {
+    if app.tuning.panel.is_some() && !app.help && keymap::lookup(&key) != Some(Command::Help) {
         return update_tune::panel_key(app, key);
     }
     let Some(cmd) = keymap::lookup(&key) else {

@@ -179,11 +179,10 @@ fn gather(app: &mut App, knob: Knob, value: crate::tune::KnobValue) -> Vec<Effec
         .map(|p| p.experiment.clone())
         .unwrap_or_default();
     let mut effects = Vec::new();
-    let same = app
-        .tuning
-        .pending
-        .as_ref()
-        .is_some_and(|p| p.due.is_some() && p.experiment == experiment && p.knob.key == knob.key);
+    let same =
+        app.tuning.pending.as_ref().is_some_and(|p| {
+            p.due.is_some() && p.experiment == experiment && p.knob.key == knob.key
+        });
     if !same {
         effects.extend(flush(app));
     }
@@ -298,7 +297,10 @@ pub fn on_restored(app: &mut App, change: Change, undo: bool, result: Result<(),
             }
         }
         Err(e) => {
-            app.message = Some(format!("cannot {}: {e}", if undo { "undo" } else { "redo" }));
+            app.message = Some(format!(
+                "cannot {}: {e}",
+                if undo { "undo" } else { "redo" }
+            ));
             // The entry stays: putting the file back as it was makes it valid again.
             if undo {
                 app.tuning.undo.push(change);
@@ -315,7 +317,12 @@ pub fn on_results(app: &mut App) {
     if app.tuning.pending.as_ref().is_some_and(|p| p.due.is_none()) {
         app.tuning.pending = None;
     }
-    let source = app.tuning.own_write.take().unwrap_or(EditSource::Editor);
+    let own = app.tuning.own_write.take();
+    if own.is_some() && app.last_edit.is_some() {
+        // The status line's edit segment says it now ("wrote …" would repeat it).
+        app.message = None;
+    }
+    let source = own.unwrap_or(EditSource::Editor);
     app.tuning.edit_source = app.last_edit.as_ref().map(|_| source);
 }
 

@@ -6,8 +6,8 @@ use super::action::{Action, ProgressMsg, SearchFailure};
 use crate::edit::Outcome;
 use crate::exp::vary::VaryKey;
 use crate::report::RunReport;
-use crate::sweep::SweepPoint;
 use crate::run::{CancelToken, Progress, RunError, RunOptions, Session};
+use crate::sweep::SweepPoint;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -137,8 +137,16 @@ impl Searcher for EngineSearcher {
             keep_feasible: false,
             ..self.opts.clone()
         };
-        crate::sweep::sweep(&*self.session()?, path, key, values, &opts, cancel, on_point)
-            .map(|_| ())
+        crate::sweep::sweep(
+            &*self.session()?,
+            path,
+            key,
+            values,
+            &opts,
+            cancel,
+            on_point,
+        )
+        .map(|_| ())
     }
 
     fn idle(&self) {

@@ -127,18 +127,32 @@ pub fn knobs(exp: &ExperimentReport) -> Vec<Knob> {
     let mut out = vec![
         num("isl", KnobKind::Length, exp.isl.into()),
         num("osl", KnobKind::Length, exp.osl.into()),
-        num("prefix", KnobKind::Prefix { isl: exp.isl }, exp.prefix.into()),
+        num(
+            "prefix",
+            KnobKind::Prefix { isl: exp.isl },
+            exp.prefix.into(),
+        ),
         num("ttft", KnobKind::Sla, exp.ttft),
         num("tpot", KnobKind::Sla, exp.tpot),
         num("total_gpus", KnobKind::Gpus { unit }, exp.total_gpus.into()),
-        choice("backend", "backend_name", names(Backend::names()), &exp.backend),
+        choice(
+            "backend",
+            "backend_name",
+            names(Backend::names()),
+            &exp.backend,
+        ),
         choice(
             "system",
             "system_name",
             crate::system::spec::builtin_system_names(),
             &exp.system,
         ),
-        choice("database mode", "database_mode", names(DbMode::names()), db_mode),
+        choice(
+            "database mode",
+            "database_mode",
+            names(DbMode::names()),
+            db_mode,
+        ),
     ];
     for role in roles {
         let lists: [(&str, &Vec<u32>); 6] = lists_of(&role.search);
@@ -185,9 +199,11 @@ impl Knob {
     /// `None` when the step leads nowhere (already at an end).
     pub fn step(&self, from: &KnobValue, up: bool, cursor: usize) -> Option<KnobValue> {
         let next = match (&self.kind, from) {
-            (KnobKind::Length, KnobValue::Num(v)) => {
-                KnobValue::Num(if up { v * 2.0 } else { (v / 2.0).floor().max(1.0) })
-            }
+            (KnobKind::Length, KnobValue::Num(v)) => KnobValue::Num(if up {
+                v * 2.0
+            } else {
+                (v / 2.0).floor().max(1.0)
+            }),
             (KnobKind::Prefix { isl }, KnobValue::Num(v)) => KnobValue::Num(match (up, *v) {
                 (true, v) if v < 1.0 => (f64::from(*isl) / 4.0).floor().max(1.0),
                 (true, v) => v * 2.0,
@@ -459,7 +475,10 @@ mod tests {
         assert_eq!(k[10].parse("[1, 8]"), Ok(KnobValue::List(vec![1, 8])));
         assert_eq!(k[10].parse("2,4"), Ok(KnobValue::List(vec![2, 4])));
         assert!(k[10].parse("2,x").is_err());
-        assert_eq!(k[7].parse("b200_sxm"), Ok(KnobValue::Text("b200_sxm".into())));
+        assert_eq!(
+            k[7].parse("b200_sxm"),
+            Ok(KnobValue::Text("b200_sxm".into()))
+        );
     }
 
     #[test]

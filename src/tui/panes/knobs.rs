@@ -39,7 +39,9 @@ pub fn render(app: &App, body: Rect, f: &mut Frame) {
         .filter(|p| p.experiment == exp.name);
     let rect = area(body);
     let inner_h = rect.height.saturating_sub(3) as usize;
-    let label_w = (rect.width as usize).saturating_sub(VALUE_W + 3).clamp(8, 27);
+    let label_w = (rect.width as usize)
+        .saturating_sub(VALUE_W + 3)
+        .clamp(8, 27);
     // Keep the selected field in view on short screens.
     let first = (sel + 1).saturating_sub(inner_h);
     let mut lines: Vec<Line> = knobs
@@ -56,7 +58,10 @@ pub fn render(app: &App, body: Rect, f: &mut Frame) {
                 Style::new().fg(Color::Yellow),
             ),
             Span::raw(format!("{t}▏")),
-            Span::styled("  Enter writes · Esc cancels", Style::new().fg(Color::DarkGray)),
+            Span::styled(
+                "  Enter writes · Esc cancels",
+                Style::new().fg(Color::DarkGray),
+            ),
         ]),
         None => Line::from(Span::styled(
             " +/- step · ←/→ · Enter type · x sweep · u undo",
@@ -99,7 +104,11 @@ fn knob_line<'a>(
     let mut spans = vec![
         Span::styled(mark, Style::new().fg(Color::Yellow)),
         Span::styled(
-            format!("{:<w$}", super::truncate(&k.label, label_w - 1), w = label_w),
+            format!(
+                "{:<w$}",
+                super::truncate(&k.label, label_w - 1),
+                w = label_w
+            ),
             label_style,
         ),
     ];
@@ -113,7 +122,11 @@ fn knob_line<'a>(
         (KnobKind::List { candidates }, KnobValue::List(on)) => {
             for (i, c) in candidates.iter().enumerate() {
                 let is_on = on.contains(c);
-                let text = if is_on { format!("[{c}]") } else { format!(" {c} ") };
+                let text = if is_on {
+                    format!("[{c}]")
+                } else {
+                    format!(" {c} ")
+                };
                 let mut st = if is_on {
                     value_style
                 } else {

@@ -47,8 +47,10 @@ fn status_text(s: &SweepState) -> String {
 
 pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
     let key = s.key.name();
-    let hint = format!(" sweep {key} · {} · Esc closes ", status_text(s));
-    let block = pane_block(app, PaneId::Pareto, hint);
+    // Left-aligned beside the pane's name: the knob panel covers the right.
+    let hint = format!("sweep {key} · {} · Esc closes ", status_text(s));
+    let block = pane_block(app, PaneId::Pareto, "")
+        .title_top(Line::from(Span::styled(hint, Style::new().fg(Color::Yellow))));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let names = names(s);
@@ -101,7 +103,11 @@ pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
             Axis::default()
                 .title(key)
                 .bounds([x_min, x_max])
-                .labels(vec![label(x_min), label((x_min + x_max) / 2.0), label(x_max)]),
+                .labels(vec![
+                    label(x_min),
+                    label((x_min + x_max) / 2.0),
+                    label(x_max),
+                ]),
         )
         .y_axis(
             Axis::default()
@@ -138,7 +144,10 @@ fn footer_line(s: &SweepState, name: &str, i: usize) -> Line<'static> {
         .points
         .iter()
         .filter_map(|p| best(p, name).map(|r| (p.value, r)))
-        .max_by(|a, b| a.1.tokens_per_s_per_gpu.total_cmp(&b.1.tokens_per_s_per_gpu));
+        .max_by(|a, b| {
+            a.1.tokens_per_s_per_gpu
+                .total_cmp(&b.1.tokens_per_s_per_gpu)
+        });
     let mut text = String::new();
     if let Some(r) = at_now {
         text.push_str(&format!(
