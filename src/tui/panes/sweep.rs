@@ -49,8 +49,10 @@ pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
     let key = s.key.name();
     // Left-aligned beside the pane's name: the knob panel covers the right.
     let hint = format!("sweep {key} · {} · Esc closes ", status_text(s));
-    let block = pane_block(app, PaneId::Pareto, "")
-        .title_top(Line::from(Span::styled(hint, Style::new().fg(Color::Yellow))));
+    let block = pane_block(app, PaneId::Pareto, "").title_top(Line::from(Span::styled(
+        hint,
+        Style::new().fg(Color::Yellow),
+    )));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let names = names(s);
@@ -62,12 +64,58 @@ pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
     let [chart_area, footer] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(footer_h)]).areas(inner);
 
+    // Room permitting, the tokens/s/user of the same best rows under it.
+    let charts: Vec<(Rect, Metric)> = if chart_area.height >= 14 {
+        let [a, b] = Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .areas(chart_area);
+        vec![(a, Metric::TokGpu), (b, Metric::TokUser)]
+    } else {
+        vec![(chart_area, Metric::TokGpu)]
+    };
+    for (rect, metric) in charts {
+        render_chart(s, &names, metric, rect, f);
+    }
+    if footer_h > 0 {
+        let lines: Vec<Line> = names
+            .iter()
+            .enumerate()
+            .take(footer_h as usize)
+            .map(|(i, n)| footer_line(s, n, i))
+            .collect();
+        f.render_widget(Paragraph::new(lines), footer);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Metric {
+    TokGpu,
+    TokUser,
+}
+
+impl Metric {
+    fn of(self, r: &Row) -> f64 {
+        match self {
+            Metric::TokGpu => r.tokens_per_s_per_gpu,
+            Metric::TokUser => r.tokens_per_s_per_user,
+        }
+    }
+    fn title(self) -> &'static str {
+        match self {
+            Metric::TokGpu => "best tok/s/gpu",
+            Metric::TokUser => "tok/s/user of it",
+        }
+    }
+}
+
+/// One line per experiment of `metric` (of each value's best row) against
+/// the swept value, with the current value as a vertical line.
+fn render_chart(s: &SweepState, names: &[String], metric: Metric, area: Rect, f: &mut Frame) {
     let series: Vec<Vec<(f64, f64)>> = names
         .iter()
         .map(|n| {
             s.points
                 .iter()
-                .filter_map(|p| best(p, n).map(|r| (p.value, r.tokens_per_s_per_gpu)))
+                .filter_map(|p| best(p, n).map(|r| (p.value, metric.of(r))))
                 .collect()
         })
         .collect();
@@ -98,10 +146,11 @@ pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
         );
     }
     let label = |v: f64| Line::from(fmt_value(s.key, v));
+    let legend = matches!(metric, Metric::TokGpu).then_some(LegendPosition::TopRight);
     let chart = Chart::new(datasets)
         .x_axis(
             Axis::default()
-                .title(key)
+                .title(s.key.name())
                 .bounds([x_min, x_max])
                 .labels(vec![
                     label(x_min),
@@ -111,7 +160,7 @@ pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
         )
         .y_axis(
             Axis::default()
-                .title("best tok/s/gpu")
+                .title(metric.title())
                 .bounds([0.0, y_max])
                 .labels(vec![
                     Line::from("0"),
@@ -119,18 +168,9 @@ pub fn render(app: &App, s: &SweepState, area: Rect, f: &mut Frame) {
                     Line::from(fmt_f(y_max)),
                 ]),
         )
-        .legend_position(Some(LegendPosition::TopRight))
+        .legend_position(legend)
         .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)));
-    f.render_widget(chart, chart_area);
-    if footer_h > 0 {
-        let lines: Vec<Line> = names
-            .iter()
-            .enumerate()
-            .take(footer_h as usize)
-            .map(|(i, n)| footer_line(s, n, i))
-            .collect();
-        f.render_widget(Paragraph::new(lines), footer);
-    }
+    f.render_widget(chart, area);
 }
 
 /// `qwen_agg: now 444.0 tok/s/gpu @ 30.1 tok/s/user · peak 912.3 @ isl=1000 (41.0)`.
