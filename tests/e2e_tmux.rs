@@ -118,23 +118,10 @@ fn session(variant: Variant) {
         run.push_str(&format!(" --fake '{}'", fixture.display()));
     }
     run.push_str(" exp.yaml; echo EXITED $?; sleep 60");
-    let tmux = Tmux {
-        socket: format!("xpyd-e2e-{}-{}", std::process::id(), variant as u8),
-    };
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        "sh",
-        "-c",
+    let tmux = Tmux::start(
+        format!("xpyd-e2e-{}-{}", std::process::id(), variant as u8),
         &run,
-    ]);
-    assert!(out.status.success(), "tmux new-session failed: {out:?}");
+    );
 
     // 1. First results.
     let first = "the first results";

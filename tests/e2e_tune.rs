@@ -28,23 +28,7 @@ fn knob_step_undo_and_sweep_in_tmux() {
         dir.path().join("steps").display(),
         env!("CARGO_BIN_EXE_xpyd"),
     );
-    let tmux = Tmux {
-        socket: format!("xpyd-e2e-tune-{}", std::process::id()),
-    };
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        "sh",
-        "-c",
-        &run,
-    ]);
-    assert!(out.status.success(), "tmux new-session failed: {out:?}");
+    let tmux = Tmux::start(format!("xpyd-e2e-tune-{}", std::process::id()), &run);
     let long = Duration::from_secs(120);
     tmux.wait_for_within(long, "the first results", |s| {
         s.contains("gen 1") && s.contains("qwen_disagg") && s.contains("tok/s/gpu")

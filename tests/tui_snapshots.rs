@@ -239,26 +239,7 @@ fn sweep_chart() {
         };
         // Stand-in points: the fixture's best rows, thinner as isl grows.
         for v in values.iter().take(7) {
-            let experiments = report
-                .experiments
-                .iter()
-                .map(|e| xpyd::sweep::SweepCell {
-                    experiment: e.name.clone(),
-                    status: e.status,
-                    error: None,
-                    best: e.best.clone().map(|mut b| {
-                        let f = (4000.0 / v).sqrt();
-                        b.tokens_per_s_per_gpu = (b.tokens_per_s_per_gpu * f).round();
-                        b.tokens_per_s_per_user = (b.tokens_per_s_per_user * f).round();
-                        b
-                    }),
-                })
-                .collect();
-            let point = xpyd::sweep::SweepPoint {
-                value: *v,
-                experiments,
-                elapsed_ms: 10.0,
-            };
+            let point = sweep_point(&report, *v, (4000.0 / v).sqrt());
             update(&mut app, Action::SweepPoint { id, point });
         }
         let s = screen(&app);

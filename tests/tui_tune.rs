@@ -208,20 +208,7 @@ fn a_sweep_collects_points_and_an_edit_cancels_it() {
     assert_eq!(k.name(), "isl");
     assert!(values.contains(&4000.0) && values.len() > 5);
     let report = load("report_qwen.json");
-    let point = |v: f64| xpyd::sweep::SweepPoint {
-        value: v,
-        experiments: report
-            .experiments
-            .iter()
-            .map(|e| xpyd::sweep::SweepCell {
-                experiment: e.name.clone(),
-                status: e.status,
-                error: None,
-                best: e.best.clone(),
-            })
-            .collect(),
-        elapsed_ms: 1.0,
-    };
+    let point = |v: f64| sweep_point(&report, v, 1.0);
     update(
         &mut app,
         Action::SweepPoint {

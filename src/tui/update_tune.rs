@@ -36,6 +36,13 @@ fn panel_knobs(app: &App) -> Option<(Vec<Knob>, usize)> {
     Some((ks, sel))
 }
 
+/// The selected knob (as shown, pending value included) and the list cursor.
+fn selected_knob(app: &App) -> Option<(Knob, usize)> {
+    let (ks, sel) = panel_knobs(app)?;
+    let cursor = app.tuning.panel.as_ref().map_or(0, |p| p.cursor);
+    ks.into_iter().nth(sel).map(|k| (k, cursor))
+}
+
 /// Keys while the panel is open. It is modal: what it does not use is ignored.
 pub fn panel_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(text) = app.tuning.panel.as_mut().and_then(|p| p.typing.as_mut()) {
@@ -57,12 +64,10 @@ pub fn panel_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let Some(cmd) = keymap::knob_lookup(&key) else {
         return vec![];
     };
-    let list_knob = panel_knobs(app)
-        .and_then(|(ks, i)| ks.into_iter().nth(i))
-        .map(|k| match k.kind {
-            KnobKind::List { candidates } => Some(candidates.len()),
-            _ => None,
-        });
+    let list_knob = selected_knob(app).map(|(k, _)| match k.kind {
+        KnobKind::List { candidates } => Some(candidates.len()),
+        _ => None,
+    });
     match (cmd, list_knob.flatten()) {
         (KnobCommand::Close, _) => {
             app.tuning.panel = None;
@@ -109,13 +114,9 @@ fn move_cursor(app: &mut App, d: i64, n: usize) {
 
 /// `+`/`-`: one step of the selected knob, gathered with the steps before it.
 fn step(app: &mut App, up: bool) -> Vec<Effect> {
-    let Some((ks, sel)) = panel_knobs(app) else {
+    let Some((knob, cursor)) = selected_knob(app) else {
         return vec![];
     };
-    let Some(knob) = ks.get(sel).cloned() else {
-        return vec![];
-    };
-    let cursor = app.tuning.panel.as_ref().map_or(0, |p| p.cursor);
     match knob.step(&knob.value, up, cursor) {
         Some(v) => gather(app, knob, v),
         None => {
@@ -127,13 +128,9 @@ fn step(app: &mut App, up: bool) -> Vec<Effect> {
 
 /// Space on a list: the value under the cursor on if off, off if on.
 fn toggle(app: &mut App) -> Vec<Effect> {
-    let Some((ks, sel)) = panel_knobs(app) else {
+    let Some((knob, cursor)) = selected_knob(app) else {
         return vec![];
     };
-    let Some(knob) = ks.get(sel).cloned() else {
-        return vec![];
-    };
-    let cursor = app.tuning.panel.as_ref().map_or(0, |p| p.cursor);
     let on = knob.step(&knob.value, true, cursor);
     match on.or_else(|| knob.step(&knob.value, false, cursor)) {
         Some(v) => gather(app, knob, v),
@@ -149,10 +146,7 @@ fn enter_typed(app: &mut App) -> Vec<Effect> {
         .as_mut()
         .and_then(|p| p.typing.take())
         .unwrap_or_default();
-    let Some((ks, sel)) = panel_knobs(app) else {
-        return vec![];
-    };
-    let Some(knob) = ks.get(sel).cloned() else {
+    let Some((knob, _)) = selected_knob(app) else {
         return vec![];
     };
     match knob.parse(&typed) {
@@ -340,8 +334,8 @@ pub fn on_file_changed(app: &mut App) -> Vec<Effect> {
 /// `x`: sweep the selected knob (isl when the panel is closed) around its
 /// value, in the background.
 pub fn start_sweep(app: &mut App) -> Vec<Effect> {
-    let knobs = match panel_knobs(app) {
-        Some((ks, sel)) => ks.into_iter().nth(sel),
+    let knobs = match app.tuning.panel {
+        Some(_) => selected_knob(app).map(|(k, _)| k),
         None => app
             .selected_experiment()
             .and_then(|e| crate::tune::knobs(e).into_iter().next()),

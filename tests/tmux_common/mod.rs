@@ -10,6 +10,25 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// A server on socket `socket` running `sh -c run` in a 160×48 session.
+    pub fn start(socket: String, run: &str) -> Tmux {
+        let tmux = Tmux { socket };
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "160",
+            "-y",
+            "48",
+            "sh",
+            "-c",
+            run,
+        ]);
+        assert!(out.status.success(), "tmux new-session failed: {out:?}");
+        tmux
+    }
     pub fn cmd(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .arg("-L")

@@ -165,3 +165,26 @@ pub fn download_steps() -> Vec<xpyd::system::fetch::FetchProgress> {
         },
     ]
 }
+
+/// A sweep point at `value` whose best rows are `report`'s, each with its
+/// tokens/s/gpu and tokens/s/user scaled by `scale` (stand-in sweep data).
+pub fn sweep_point(report: &RunReport, value: f64, scale: f64) -> xpyd::sweep::SweepPoint {
+    xpyd::sweep::SweepPoint {
+        value,
+        experiments: report
+            .experiments
+            .iter()
+            .map(|e| xpyd::sweep::SweepCell {
+                experiment: e.name.clone(),
+                status: e.status,
+                error: None,
+                best: e.best.clone().map(|mut b| {
+                    b.tokens_per_s_per_gpu = (b.tokens_per_s_per_gpu * scale).round();
+                    b.tokens_per_s_per_user = (b.tokens_per_s_per_user * scale).round();
+                    b
+                }),
+            })
+            .collect(),
+        elapsed_ms: 10.0,
+    }
+}
