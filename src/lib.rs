@@ -28,3 +28,4 @@ pub mod search;
 pub mod sweep;
 pub mod system;
 pub mod tui;
+pub mod verbs;
