@@ -439,3 +439,85 @@ fn default_equals_the_reference() {
         compared.len()
     );
 }
+
+#[derive(Parser)]
+struct RecommendCli {
+    #[command(flatten)]
+    a: verbs::recommend::RecommendArgs,
+}
+
+#[test]
+fn recommend_equals_the_reference() {
+    let Some(session) = session() else { return };
+    let mut compared = Vec::new();
+    for (name, argv, stdout) in ok_cases("recommend") {
+        let cli =
+            RecommendCli::try_parse_from(std::iter::once("recommend".to_string()).chain(argv))
+                .unwrap_or_else(|e| panic!("{name}: flags do not parse: {e}"));
+        let rec =
+            verbs::recommend::recommend(&session, &cli.a).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for mode in ["agg", "disagg"] {
+            let ours = rec.modes.iter().find(|m| m.mode == mode);
+            let Some(theirs) = top_row(&stdout, mode) else {
+                assert!(
+                    ours.is_none_or(|m| m.rows.is_empty()),
+                    "{name}/{mode}: the reference found nothing"
+                );
+                continue;
+            };
+            let ours = ours.unwrap_or_else(|| panic!("{name}/{mode}: no answer"));
+            let best = ours
+                .rows
+                .first()
+                .unwrap_or_else(|| panic!("{name}/{mode}: no row"));
+            let gpus: u32 = cell(&theirs, "total_gpus (used)")
+                .split_whitespace()
+                .next()
+                .and_then(|g| g.parse().ok())
+                .expect("total_gpus");
+            assert_eq!(ours.gpus_needed, Some(gpus), "{name}/{mode}: GPUs needed");
+            assert_eq!(
+                best.replicas.to_string(),
+                cell(&theirs, "replicas"),
+                "{name}/{mode}: replicas"
+            );
+            if mode == "agg" {
+                assert_eq!(
+                    best.agg.as_ref().map(|a| a.layout),
+                    Some(layout(cell(&theirs, "parallel"))),
+                    "{name}: agg layout"
+                );
+            } else {
+                let (p, d) = (
+                    best.prefill.as_ref().expect("prefill"),
+                    best.decode.as_ref().expect("decode"),
+                );
+                assert_eq!(
+                    d.layout,
+                    layout(cell(&theirs, "(d)parallel")),
+                    "{name}: decode layout"
+                );
+                assert_eq!(
+                    p.layout,
+                    layout(cell(&theirs, "(p)parallel")),
+                    "{name}: prefill layout"
+                );
+                assert_eq!(
+                    (p.workers.to_string(), d.workers.to_string()),
+                    (
+                        cell(&theirs, "(p)workers").to_string(),
+                        cell(&theirs, "(d)workers").to_string()
+                    ),
+                    "{name}: worker counts"
+                );
+            }
+        }
+        compared.push(name);
+    }
+    eprintln!("recommend cases compared: {compared:?}");
+    assert!(
+        compared.len() >= 4,
+        "only {} recommend cases compared",
+        compared.len()
+    );
+}

@@ -234,10 +234,22 @@ fn powers_of_two_upto(n: u32) -> Vec<u32> {
     (0..32).map(|i| 1u32 << i).take_while(|&v| v <= n).collect()
 }
 
+/// Whether some experiment failed only because the model or its KV cache
+/// does not fit the GPUs of the budget: more GPUs per worker may help. An
+/// experiment that ran and found nothing under the SLA is an answer.
 fn retriable(rep: &RunReport) -> bool {
-    rep.experiments
-        .iter()
-        .any(|e| e.best.is_none() && e.error.as_deref().is_some_and(|m| m.contains("fit")))
+    let memory =
+        |reason: &str| reason.starts_with("out of memory") || reason.starts_with("KV cache over");
+    rep.experiments.iter().any(|e| {
+        e.best.is_none()
+            && e.error.as_deref().is_some_and(|m| {
+                m.contains("does not fit in GPU memory")
+                    || m.contains("KV cache does not fit")
+                    || (m.contains("worker fits")
+                        && !e.rejected.is_empty()
+                        && e.rejected.iter().all(|r| memory(&r.reason)))
+            })
+    })
 }
 
 /// Answer `a`.
