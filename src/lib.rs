@@ -29,3 +29,4 @@ pub mod sweep;
 pub mod system;
 pub mod tui;
 pub mod tune;
+pub mod verbs;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use xpyd::report::{self, RunReport};
 use xpyd::run::{self, CancelToken, RunError, RunOptions};
+use xpyd::verbs;
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +84,31 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Write a commented starter exp YAML (agg + disagg, every default written out).
+    #[command(
+        after_help = "Example:\n  xpyd new --model Qwen/Qwen3-32B --system h200_sxm --total-gpus 8 -o qwen.yaml --open"
+    )]
+    New(Box<verbs::new::NewArgs>),
+    /// Agg against disagg for a model, system and GPU count (the reference's `cli default`).
+    #[command(
+        after_help = "Defaults: --isl 4000 --osl 1000 --ttft 2000 --tpot 30 --backend trtllm --database-mode SILICON --top-n 5.\n\nExample:\n  xpyd default --model Qwen/Qwen3-32B --system h200_sxm --total-gpus 16 --save-dir out/"
+    )]
+    Default(Box<verbs::default::DefaultArgs>),
+    /// TTFT, TPOT and throughput of one configuration (the reference's `cli estimate`).
+    #[command(
+        after_help = "Defaults: --isl 1024 --osl 1024 --batch-size 128 --tp 1 --ctx-tokens ISL --estimate-mode agg --backend trtllm --database-mode SILICON.\n\nExamples:\n  xpyd estimate --model Qwen/Qwen3-32B --system h200_sxm --tp 2 --bs 64 --isl 4000 --osl 1000 --breakdown\n  xpyd estimate --model Qwen/Qwen3-32B --system h200_sxm --estimate-mode disagg --p-tp 2 --p-bs 1 --p-workers 2 --d-tp 4 --d-bs 64 --d-workers 1"
+    )]
+    Estimate(Box<verbs::estimate::EstimateArgs>),
+    /// The fewest GPUs per serving mode for a target load under the SLA (the reference's `cli recommend`).
+    #[command(
+        after_help = "Defaults: --isl 4000 --osl 1000 --ttft 2000 --tpot 30 --backend trtllm --database-mode HYBRID.\n\nExample:\n  xpyd recommend --model Qwen/Qwen3-32B --system h200_sxm --target-request-rate 10"
+    )]
+    Recommend(Box<verbs::recommend::RecommendArgs>),
+    /// Which model x system x backend combinations have data (the reference's `cli support`).
+    #[command(
+        after_help = "Example:\n  xpyd support --model deepseek-ai/DeepSeek-V3 --system all"
+    )]
+    Support(Box<verbs::support::SupportArgs>),
     /// Time searches of FILE: cold, warm re-search after an edit, memory, engine evaluations.
     Bench {
         file: PathBuf,
@@ -223,6 +249,14 @@ fn set(
     }
 }
 
+/// Run a reference-compatible verb in a fresh session and print its text.
+fn verb(cli: &Cli, f: impl FnOnce(&run::Session) -> Result<String, String>) -> Result<(), String> {
+    let session = run::Session::open(cli.systems_dir.as_deref()).map_err(|e| e.to_string())?;
+    let text = f(&session)?;
+    session.cache.persist();
+    emit(&text)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let opts = |top: usize, all: bool| RunOptions {
@@ -290,6 +324,19 @@ fn main() -> ExitCode {
         Some(Command::Bench { file, runs }) => {
             run::bench(file, &opts(5, false), *runs).and_then(|t| emit(&t))
         }
+        Some(Command::New(a)) => verb(&cli, |s| verbs::new::run(s, a)).and_then(|()| match (&a.output, a.open) {
+            (Some(file), true) => xpyd::tui::run(file, opts(5, true)).map_err(|e| format!("{e:?}")),
+            _ => Ok(()),
+        }),
+        Some(Command::Default(a)) => verb(&cli, |s| verbs::default::run(s, a)),
+        Some(Command::Estimate(a)) => verb(&cli, |s| {
+            verbs::estimate::run(s, a).map(|(text, warnings)| {
+                print_warnings(&warnings);
+                text
+            })
+        }),
+        Some(Command::Recommend(a)) => verb(&cli, |s| verbs::recommend::run(s, a)),
+        Some(Command::Support(a)) => verb(&cli, |s| verbs::support::run(s, a)),
         None => match &cli.file {
             Some(file) => xpyd::tui::run(file, opts(5, true)).map_err(|e| format!("{e:?}")),
             None => Err(

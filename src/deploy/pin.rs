@@ -93,7 +93,7 @@ pub fn short_parallel(s: &str) -> String {
 }
 
 /// Quote a scalar when YAML would read it as something other than a plain string.
-fn yaml_str(s: &str) -> String {
+pub(crate) fn yaml_str(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
@@ -114,7 +114,7 @@ fn yaml_str(s: &str) -> String {
 
 /// A float as YAML reads it back to the same value (Rust's `{:?}` is the
 /// shortest round-tripping form and always has a `.` or an exponent).
-fn yaml_f64(v: f64) -> String {
+pub(crate) fn yaml_f64(v: f64) -> String {
     format!("{v:?}")
 }
 

@@ -270,7 +270,9 @@ pub fn match_workers(
     found
 }
 
-fn compose(
+/// One xPyD replica of `np` prefill and `nd` decode workers; `p.ttft` is
+/// taken as reported (the caller applies the autoscale factor).
+pub fn compose(
     p: &WorkerPoint,
     np: u32,
     d: &WorkerPoint,

@@ -9,9 +9,11 @@
 mod agg_run;
 mod detail;
 mod disagg_run;
+mod point;
 mod rows;
 mod worker;
 
+pub use point::{price_agg_point, price_disagg_point, FixedPool, PointError, PricedPoint};
 pub use worker::{BuiltWorker, RoleKind, WorkerFactory};
 
 use crate::domain::Parallel;

@@ -1,0 +1,101 @@
+//! `xpyd new`: a commented starter exp YAML for a model, a system and a GPU
+//! budget, with the agg and disagg experiments the reference's `default`
+//! would run and their whole search space written out.
+
+use super::exp_text::{request_yaml, starter_yaml, ExpSpec, Request};
+use super::flags::{Inert, Kernels, Sla, Target, Unsupported, Workload};
+use crate::exp::Task;
+use crate::run::Session;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Clone, Debug)]
+pub struct NewArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// GPUs of the deployment.
+    #[arg(long)]
+    pub total_gpus: u32,
+    #[command(flatten)]
+    pub workload: Workload,
+    #[command(flatten)]
+    pub sla: Sla,
+    #[command(flatten)]
+    pub kernels: Kernels,
+    /// auto (agg and disagg), agg or disagg.
+    #[arg(long, default_value = "auto")]
+    pub serving_mode: String,
+    /// Write the file here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Open the explorer on the written file (needs -o).
+    #[arg(long)]
+    pub open: bool,
+    #[command(flatten)]
+    pub inert: Inert,
+    #[command(flatten)]
+    pub unsupported: Unsupported,
+}
+
+/// Resolve `exps` of request `r` with the real loader and render the
+/// starter file; also returns the resolved experiments.
+pub fn starter_for(
+    session: &Session,
+    r: &Request,
+    exps: &[ExpSpec],
+    header: &str,
+) -> Result<(String, Vec<Task>), String> {
+    let text = request_yaml(r, exps);
+    let file =
+        crate::exp::load_str(&text, "command line", &session.catalog).map_err(|e| e.to_string())?;
+    let out = starter_yaml(r, &file.tasks, header);
+    Ok((out, file.tasks))
+}
+
+fn header(r: &Request) -> String {
+    let mut h = format!(
+        "xpyd starter: {} on {} with {} GPUs ({} backend, {} database).",
+        r.model, r.system, r.total_gpus, r.backend, r.database_mode
+    );
+    h.push_str(&format!(
+        "\nWorkload isl {} / osl {} (prefix {}); SLA TTFT {} ms, TPOT {} ms.",
+        r.isl, r.osl, r.prefix, r.ttft, r.tpot
+    ));
+    if r.nextn > 0 {
+        h.push_str(&format!(
+            "\nMTP: {} draft token(s), {} accepted per step on average.",
+            r.nextn, r.nextn_accepted
+        ));
+    }
+    h
+}
+
+/// The starter text for `a` (what `xpyd new` prints or writes).
+pub fn starter(session: &Session, a: &NewArgs) -> Result<String, String> {
+    a.unsupported.check("new")?;
+    let r = super::request(
+        session,
+        &a.target,
+        &a.workload,
+        &a.sla,
+        &a.kernels,
+        a.total_gpus,
+        "SILICON",
+    )?;
+    let exps = super::default_experiments(session, &r, &a.serving_mode)?;
+    starter_for(session, &r, &exps, &header(&r)).map(|(t, _)| t)
+}
+
+/// `xpyd new`: print or write the starter; with `--open`, explore it.
+/// Returns the text for stdout (empty when written to a file).
+pub fn run(session: &Session, a: &NewArgs) -> Result<String, String> {
+    let text = starter(session, a)?;
+    match &a.output {
+        Some(path) => {
+            super::write_file(path, &text)?;
+            Ok(format!("wrote {}\n", path.display()))
+        }
+        None if a.open => Err("--open needs -o FILE (the explorer watches a file)".into()),
+        None => Ok(text),
+    }
+}
