@@ -331,3 +331,61 @@ fn knob_write_and_undo_on_disk() {
         b"qwen_agg:\n  isl: 100\n".to_vec()
     );
 }
+
+/// The sizing question: `T` takes a target load; the experiments pane shows
+/// each experiment's GPUs for it and the compare pane ranks by them.
+#[test]
+fn a_target_load_sizes_every_experiment() {
+    let report = load("report_qwen.json");
+    let mut app = app_with(report.clone(), 160, 48);
+    press(&mut app, "T");
+    assert!(app
+        .tuning
+        .panel
+        .as_ref()
+        .is_some_and(|p| p.typing.is_some()));
+    press(&mut app, "40");
+    update(&mut app, code(KeyCode::Enter));
+    let t = xpyd::verbs::recommend::LoadTarget::RequestRate(40.0);
+    assert_eq!(app.tuning.target, Some(t));
+    update(&mut app, code(KeyCode::Esc));
+    let gpus: Vec<u32> = report
+        .experiments
+        .iter()
+        .map(|e| {
+            xpyd::tune::sizing::sized_best(e, t)
+                .expect("both experiments meet the SLA")
+                .total_gpus_used
+        })
+        .collect();
+    press(&mut app, "5");
+    let s = screen(&app);
+    assert!(s.contains("GPUs for 40 req/s"), "{s}");
+    assert!(s.contains("ranked by GPUs for 40 req/s"), "{s}");
+    for g in &gpus {
+        assert!(s.contains(&format!(" {g} = ")), "{g} GPUs shown:\n{s}");
+    }
+    // Fewest GPUs first in the compare pane.
+    let (first, second) = if gpus[0] <= gpus[1] {
+        ("qwen_agg", "qwen_disagg")
+    } else {
+        ("qwen_disagg", "qwen_agg")
+    };
+    let compare: Vec<&str> = s.lines().filter(|l| l.contains("= ")).collect();
+    let pos = |n: &str| compare.iter().position(|l| l.contains(&format!("{n} ")));
+    assert!(pos(first) < pos(second), "{s}");
+    insta::assert_snapshot!("target_load_160x48", s);
+    // In the panel, + doubles the target and Space turns it into a concurrency.
+    press(&mut app, "T");
+    update(&mut app, code(KeyCode::Esc)); // leave the prompt, keep the panel
+    press(&mut app, "+");
+    assert_eq!(
+        app.tuning.target,
+        Some(xpyd::verbs::recommend::LoadTarget::RequestRate(80.0))
+    );
+    press(&mut app, " ");
+    assert!(matches!(
+        app.tuning.target,
+        Some(xpyd::verbs::recommend::LoadTarget::Concurrency(_))
+    ));
+}

@@ -37,6 +37,7 @@ pub enum Command {
     Enter,
     Escape,
     Knobs,
+    Target,
     Undo,
     Redo,
     Sweep,
@@ -113,6 +114,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[k('w', "w")],
         command: Command::Knobs,
         help: "knob panel: tune the selected experiment",
+    },
+    Binding {
+        keys: &[k('T', "T")],
+        command: Command::Target,
+        help: "target load (12 req/s, c64): GPUs each experiment needs",
     },
     Binding {
         keys: &[k('u', "u")],

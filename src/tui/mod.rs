@@ -17,6 +17,7 @@ pub mod sweeper;
 pub mod term;
 pub mod tuning;
 pub mod update;
+pub mod update_sizing;
 pub mod update_tune;
 pub mod view;
 pub mod watcher;

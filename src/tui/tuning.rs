@@ -99,6 +99,9 @@ pub struct Tuning {
     pub sweep: Option<SweepState>,
     /// The last sweep id handed out.
     pub sweep_id: u64,
+    /// The load to size for (explorer only, not in the file): the panes
+    /// show the GPUs each experiment needs to serve it.
+    pub target: Option<crate::verbs::recommend::LoadTarget>,
 }
 
 impl Tuning {

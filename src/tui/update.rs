@@ -307,6 +307,7 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         Command::Edit => return vec![Effect::OpenEditor],
         Command::Yank => return yank(app),
         Command::Knobs => return update_tune::toggle_panel(app),
+        Command::Target => super::update_sizing::open_target_prompt(app),
         Command::Undo => return update_tune::undo(app, true),
         Command::Redo => return update_tune::undo(app, false),
         Command::Sweep => return update_tune::start_sweep(app),

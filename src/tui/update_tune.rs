@@ -32,7 +32,8 @@ fn panel_knobs(app: &App) -> Option<(Vec<Knob>, usize)> {
     let p = app.tuning.panel.as_ref()?;
     let exp = app.experiments().iter().find(|e| e.name == p.experiment)?;
     let ks = app.tuning.knobs_of(exp);
-    let sel = p.sel.min(ks.len().saturating_sub(1));
+    // One past the file's knobs: the explorer's target load.
+    let sel = p.sel.min(ks.len());
     Some((ks, sel))
 }
 
@@ -64,6 +65,11 @@ pub fn panel_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let Some(cmd) = keymap::knob_lookup(&key) else {
         return vec![];
     };
+    if on_target(app) {
+        if let Some(effects) = super::update_sizing::target_command(app, cmd) {
+            return effects;
+        }
+    }
     let list_knob = selected_knob(app).map(|(k, _)| match k.kind {
         KnobKind::List { candidates } => Some(candidates.len()),
         _ => None,
@@ -98,8 +104,14 @@ pub fn panel_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     vec![]
 }
 
+/// The panel's selection is the target-load field (after the file's knobs).
+pub fn on_target(app: &App) -> bool {
+    panel_knobs(app).is_some_and(|(ks, sel)| sel == ks.len())
+}
+
 fn move_field(app: &mut App, d: i64) {
-    let n = panel_knobs(app).map_or(0, |(ks, _)| ks.len());
+    // The file's knobs and the target load.
+    let n = panel_knobs(app).map_or(0, |(ks, _)| ks.len() + 1);
     if let Some(p) = app.tuning.panel.as_mut() {
         p.sel = (p.sel as i64 + d).clamp(0, n.saturating_sub(1) as i64) as usize;
         p.cursor = 0;
@@ -146,6 +158,10 @@ fn enter_typed(app: &mut App) -> Vec<Effect> {
         .as_mut()
         .and_then(|p| p.typing.take())
         .unwrap_or_default();
+    if on_target(app) {
+        super::update_sizing::enter_target(app, &typed);
+        return vec![];
+    }
     let Some((knob, _)) = selected_knob(app) else {
         return vec![];
     };

@@ -3,5 +3,6 @@
 //! go through [`crate::edit`] like `xpyd set`; sweeps through [`crate::sweep`].
 
 pub mod knob;
+pub mod sizing;
 
 pub use knob::{knobs, sweep_values, Knob, KnobKind, KnobValue};

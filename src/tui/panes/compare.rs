@@ -5,6 +5,7 @@ use super::{config_label, empty_text, exp_color, fmt_f, pane_block, truncate};
 use crate::report::diff::{change_pct, signed_pct};
 use crate::report::{ExperimentReport, Row};
 use crate::tui::app::{App, PaneId};
+use crate::tune::sizing::sized_best;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
@@ -48,11 +49,28 @@ fn was(before: Option<f64>, now: f64) -> Line<'static> {
     Line::from(Span::styled(text, Style::new().fg(Color::DarkGray)))
 }
 
+/// `48 = 6×8`: replicas × GPUs per replica for the target load.
+fn sized_cell(r: Option<&Row>) -> String {
+    match r {
+        None => "none meets SLA".into(),
+        Some(r) => format!(
+            "{} = {}×{}",
+            r.total_gpus_used, r.replicas, r.num_total_gpus
+        ),
+    }
+}
+
 pub fn render(app: &App, area: Rect, f: &mut Frame) {
     let base = baseline(app);
-    let extra = base
+    let mut extra = base
         .map(|b| format!(" baseline {} ", b.name))
         .unwrap_or_default();
+    if let Some(t) = app.tuning.target {
+        extra.push_str(&format!(
+            "· ranked by GPUs for {} ",
+            crate::tune::sizing::target_label(t)
+        ));
+    }
     let block = pane_block(app, PaneId::Compare, extra);
     let exps = app.experiments();
     if exps.is_empty() {
@@ -60,22 +78,38 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         return;
     }
     let base_row: Option<&Row> = base.and_then(|b| b.best.as_ref());
-    let header = TRow::new(
-        [
-            "experiment",
-            "best config",
-            "tok/s/gpu",
-            "tok/s/user",
-            "TTFT",
-            "TPOT",
-            "GPUs",
-            "repl",
-        ]
-        .map(|h| Cell::from(h).style(Style::new().add_modifier(Modifier::BOLD))),
-    );
-    let rows: Vec<TRow> = exps
+    // With a target load: each experiment's GPUs to serve it, fewest first.
+    let target = app.tuning.target;
+    let sized: Vec<Option<Row>> = exps
         .iter()
-        .enumerate()
+        .map(|e| target.and_then(|t| sized_best(e, t)))
+        .collect();
+    let mut order: Vec<usize> = (0..exps.len()).collect();
+    if target.is_some() {
+        order.sort_by_key(|&i| sized[i].as_ref().map_or(u32::MAX, |r| r.total_gpus_used));
+    }
+    let mut heads = vec![
+        "experiment",
+        "best config",
+        "tok/s/gpu",
+        "tok/s/user",
+        "TTFT",
+        "TPOT",
+    ];
+    // The best row's own GPUs and replicas, or the deployment for the load.
+    if target.is_some() {
+        heads.push("GPUs for load");
+    } else {
+        heads.extend(["GPUs", "repl"]);
+    }
+    let header = TRow::new(
+        heads
+            .into_iter()
+            .map(|h| Cell::from(h).style(Style::new().add_modifier(Modifier::BOLD))),
+    );
+    let rows: Vec<TRow> = order
+        .iter()
+        .map(|&i| (i, &exps[i]))
         .map(|(i, e)| {
             let is_base = base.is_some_and(|b| b.name == e.name);
             let name = Line::from(vec![
@@ -107,24 +141,33 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                         }
                         Cell::from(Text::from(lines))
                     };
-                    TRow::new(vec![
-                        Cell::from(name),
-                        Cell::from(config_label(r)),
-                        cell(
-                            r.tokens_per_s_per_gpu,
-                            base_row.map(|b| b.tokens_per_s_per_gpu),
-                            |x| x.tokens_per_s_per_gpu,
-                        ),
-                        cell(
-                            r.tokens_per_s_per_user,
-                            base_row.map(|b| b.tokens_per_s_per_user),
-                            |x| x.tokens_per_s_per_user,
-                        ),
-                        Cell::from(fmt_f(r.ttft_ms)),
-                        Cell::from(fmt_f(r.tpot_ms)),
-                        Cell::from(r.total_gpus_used.to_string()),
-                        Cell::from(r.replicas.to_string()),
-                    ])
+                    TRow::new(
+                        vec![
+                            Cell::from(name),
+                            Cell::from(config_label(r)),
+                            cell(
+                                r.tokens_per_s_per_gpu,
+                                base_row.map(|b| b.tokens_per_s_per_gpu),
+                                |x| x.tokens_per_s_per_gpu,
+                            ),
+                            cell(
+                                r.tokens_per_s_per_user,
+                                base_row.map(|b| b.tokens_per_s_per_user),
+                                |x| x.tokens_per_s_per_user,
+                            ),
+                            Cell::from(fmt_f(r.ttft_ms)),
+                            Cell::from(fmt_f(r.tpot_ms)),
+                        ]
+                        .into_iter()
+                        .chain(match target {
+                            Some(_) => vec![Cell::from(sized_cell(sized[i].as_ref()))],
+                            None => vec![
+                                Cell::from(r.total_gpus_used.to_string()),
+                                Cell::from(r.replicas.to_string()),
+                            ],
+                        })
+                        .collect::<Vec<_>>(),
+                    )
                     .height(if prev.is_some() { 2 } else { 1 })
                 }
             };
@@ -147,9 +190,14 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
         Constraint::Length(14),
         Constraint::Length(7),
         Constraint::Length(6),
-        Constraint::Length(4),
-        Constraint::Length(4),
     ];
+    let widths: Vec<Constraint> = widths
+        .into_iter()
+        .chain(match target {
+            Some(_) => vec![Constraint::Length(16)],
+            None => vec![Constraint::Length(4), Constraint::Length(4)],
+        })
+        .collect();
     let t = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)

@@ -5,6 +5,7 @@ use crate::report::diff::{change_pct, signed_pct};
 use crate::report::Status;
 use crate::tui::app::{App, PaneId};
 use crate::tui::layout::{ensure_visible, list_rows};
+use crate::tune::sizing::{sized_best, target_label};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -13,10 +14,13 @@ use ratatui::Frame;
 
 pub fn render(app: &App, area: Rect, f: &mut Frame) {
     // Column hint only where it does not collide with the title.
-    let hint = if area.width >= 44 {
-        " best tok/s/gpu · time "
-    } else {
-        ""
+    let target = app.tuning.target;
+    let hint = match target {
+        Some(t) if area.width >= 44 => {
+            format!(" best tok/s/gpu · GPUs for {} ", target_label(t))
+        }
+        None if area.width >= 44 => " best tok/s/gpu · time ".to_string(),
+        _ => String::new(),
     };
     let block = pane_block(app, PaneId::Experiments, hint);
     let exps = app.experiments();
@@ -63,7 +67,13 @@ pub fn render(app: &App, area: Rect, f: &mut Frame) {
                     )
                 })
                 .unwrap_or_else(|| Span::raw(""));
-            let secs = format!("{:.1}s", e.elapsed_ms / 1000.0);
+            // With a target load, the GPUs to serve it take the time's place.
+            let secs = match target {
+                Some(t) => {
+                    sized_best(e, t).map_or("-".to_string(), |r| r.total_gpus_used.to_string())
+                }
+                None => format!("{:.1}s", e.elapsed_ms / 1000.0),
+            };
             // Warnings (keys with no effect, …) get a marker after the name;
             // the Why-not pane lists them.
             let marker = if e.warnings.is_empty() {

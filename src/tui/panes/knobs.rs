@@ -31,7 +31,8 @@ pub fn render(app: &App, body: Rect, f: &mut Frame) {
         return;
     };
     let knobs = app.tuning.knobs_of(exp);
-    let sel = panel.sel.min(knobs.len().saturating_sub(1));
+    // The target load follows the file's knobs.
+    let sel = panel.sel.min(knobs.len());
     let pending = app
         .tuning
         .pending
@@ -44,17 +45,22 @@ pub fn render(app: &App, body: Rect, f: &mut Frame) {
         .clamp(8, 27);
     // Keep the selected field in view on short screens.
     let first = (sel + 1).saturating_sub(inner_h);
+    let target = target_line(app, label_w, sel == knobs.len());
     let mut lines: Vec<Line> = knobs
         .iter()
         .enumerate()
+        .map(|(i, k)| knob_line(k, label_w, i == sel, panel.cursor, pending))
+        .chain(std::iter::once(target))
         .skip(first)
         .take(inner_h)
-        .map(|(i, k)| knob_line(k, label_w, i == sel, panel.cursor, pending))
         .collect();
     let footer = match &panel.typing {
         Some(t) => Line::from(vec![
             Span::styled(
-                format!(" {} = ", knobs.get(sel).map_or("", |k| k.label.as_str())),
+                format!(
+                    " {} = ",
+                    knobs.get(sel).map_or(TARGET_LABEL, |k| k.label.as_str())
+                ),
                 Style::new().fg(Color::Yellow),
             ),
             Span::raw(format!("{t}▏")),
@@ -86,6 +92,28 @@ pub fn render(app: &App, body: Rect, f: &mut Frame) {
         ),
         rect,
     );
+}
+
+const TARGET_LABEL: &str = "target load";
+
+/// The explorer's own field: the load the panes size deployments for.
+fn target_line(app: &App, label_w: usize, selected: bool) -> Line<'static> {
+    let mark = if selected { "›" } else { " " };
+    let label_style = if selected {
+        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+    };
+    let value = app
+        .tuning
+        .target
+        .map_or("off".to_string(), crate::tune::sizing::target_label);
+    Line::from(vec![
+        Span::styled(mark, Style::new().fg(Color::Yellow)),
+        Span::styled(format!("{TARGET_LABEL:<label_w$}"), label_style),
+        Span::styled(value, Style::new().fg(Color::Magenta)),
+        Span::styled("  (not in file)", Style::new().fg(Color::DarkGray)),
+    ])
 }
 
 fn knob_line<'a>(
