@@ -197,7 +197,8 @@ pub fn worker_args(role: Role, model: &str, served: &str, router: bool) -> Vec<S
         a.push("--disaggregation-mode".into());
         a.push(role.name().into());
     }
-    if router && role != Role::Decode {
+    // KV-aware routing needs every worker to publish its KV events.
+    if router {
         a.push("--publish-events-and-metrics".into());
     }
     a
