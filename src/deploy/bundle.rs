@@ -162,3 +162,105 @@ pub fn save_top_bundles(
     }
     Ok(notes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::AggExtra;
+
+    fn agg_case() -> (ExperimentReport, Row) {
+        let exp = ExperimentReport {
+            name: "q32 agg".into(),
+            serving_mode: "agg".into(),
+            model: "Qwen/Qwen3-32B".into(),
+            system: "h200_sxm".into(),
+            backend: "trtllm".into(),
+            isl: 4000,
+            osl: 1000,
+            total_gpus: 8,
+            resolved: Some(crate::report::ResolvedSettings {
+                database_mode: "SILICON".into(),
+                roles: vec![crate::report::ResolvedRole {
+                    role: "worker".into(),
+                    is_moe: false,
+                    gemm_explicit: true,
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let layout = crate::domain::Parallel::dense(2, 1);
+        let row = Row {
+            parallel: Some(layout.to_string()),
+            bs: Some(56),
+            agg: Some(AggExtra {
+                layout,
+                global_bs: 56,
+                balance_score: 0.0,
+                num_ctx_reqs: 0,
+                num_gen_reqs: 0,
+                num_tokens: 0,
+                gen_tokens: 0,
+                gemm: "fp8_block".into(),
+                kvcache: "fp8".into(),
+                fmha: "bfloat16".into(),
+                moe: "bfloat16".into(),
+                comm: "half".into(),
+                system: "h200_sxm".into(),
+                backend: "trtllm".into(),
+                version: "1.3.0rc20".into(),
+            }),
+            ..Default::default()
+        };
+        (exp, row)
+    }
+
+    #[test]
+    fn existing_folder_is_refused_unless_overwrite() {
+        let (exp, row) = agg_case();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("b");
+        let opts = DeployOptions::default();
+        let written = write_bundle(&exp, &row, &target, &opts).expect("first write");
+        assert!(written.iter().any(|p| p.ends_with("agg_config.yaml")));
+        assert!(matches!(
+            write_bundle(&exp, &row, &target, &opts),
+            Err(DeployError::Exists(_))
+        ));
+        let mut over = DeployOptions::default();
+        over.overwrite = true;
+        assert!(write_bundle(&exp, &row, &target, &over).is_ok());
+    }
+
+    #[test]
+    fn free_folder_names_layout_and_never_reuses() {
+        let (exp, row) = agg_case();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = free_folder(dir.path(), &exp, &row);
+        assert_eq!(
+            first.file_name().and_then(|n| n.to_str()),
+            Some("q32_agg-tp2_bs56")
+        );
+        std::fs::create_dir(&first).expect("create");
+        let second = free_folder(dir.path(), &exp, &row);
+        assert_eq!(
+            second.file_name().and_then(|n| n.to_str()),
+            Some("q32_agg-tp2_bs56-2")
+        );
+    }
+
+    #[test]
+    fn every_file_names_its_target() {
+        let (exp, row) = agg_case();
+        let files = bundle_files(&exp, &row, &DeployOptions::default()).expect("bundle");
+        for (name, text) in &files {
+            if name == "exp.yaml" {
+                continue;
+            }
+            assert!(
+                text.contains("for trtllm 1.3.0rc23 on Dynamo 1.3.0"),
+                "{name} lacks the header"
+            );
+        }
+    }
+}
