@@ -263,6 +263,46 @@ fn session(variant: Variant) {
             text.contains("worker_config:") && text.contains("tp_list: ["),
             "{text}"
         );
+
+        // 7b. d writes the selected candidate's deploy bundle in a folder
+        // beside the exp file and says where; its exp.yaml is y's pin.
+        tmux.keys(&["d"]);
+        let s = tmux.wait_for("the bundle message", |s| {
+            s.contains("wrote ") && s.contains("qwen_agg-")
+        });
+        let bundles = bundle_dirs(dir.path());
+        assert_eq!(bundles.len(), 1, "{bundles:?}");
+        let name = bundles[0]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(s.contains(&name), "status line names {name}:\n{s}");
+        for f in [
+            "k8s_deploy.yaml",
+            "run_0.sh",
+            "bench_run.sh",
+            "k8s_bench.yaml",
+        ] {
+            assert!(bundles[0].join(f).is_file(), "{name}/{f} missing");
+        }
+        let pinned = std::fs::read_to_string(bundles[0].join("exp.yaml")).expect("bundle pin");
+        assert_eq!(pinned, text, "the bundle's exp.yaml is the y snippet");
+        if variant == Variant::RealBinary {
+            rerun_matches_selected(&file, &snippet);
+        }
+
+        // Another view of the candidates, d again: a new folder, the first kept.
+        tmux.keys(&["v", "d"]);
+        let mut n = 0;
+        for _ in 0..100 {
+            n = bundle_dirs(dir.path()).len();
+            if n == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(n, 2, "a second bundle folder beside the first");
+        assert!(bundles[0].join("exp.yaml").is_file());
     }
 
     // 8. Quit: the shell line after the app runs, and the normal screen is back.
@@ -287,6 +327,62 @@ fn session(variant: Variant) {
             "no step store written: {stored:?}"
         );
     }
+}
+
+/// The bundle folders `d` wrote beside the exp file.
+fn bundle_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("qwen_agg-"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `xpyd run` on the pinned snippet answers the candidate the explorer had
+/// selected (the best of qwen_agg): same layout, batch and figures.
+fn rerun_matches_selected(file: &Path, snippet: &Path) {
+    let json = |p: &Path| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_xpyd"))
+            .args(["run", "--format", "json"])
+            .arg(p)
+            .output()
+            .expect("xpyd run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON report")
+    };
+    let key = |r: &serde_json::Value| {
+        format!(
+            "{} bs{} {:.2} tok/s/gpu TTFT {:.1} TPOT {:.2}",
+            r["parallel"],
+            r["bs"],
+            r["tokens_per_s_per_gpu"].as_f64().unwrap_or(0.0),
+            r["ttft_ms"].as_f64().unwrap_or(0.0),
+            r["tpot_ms"].as_f64().unwrap_or(0.0)
+        )
+    };
+    let all = json(file);
+    let exp = all["experiments"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == "qwen_agg"))
+        .expect("qwen_agg in the report");
+    let rerun = json(snippet);
+    assert_eq!(
+        key(&rerun["experiments"][0]["best"]),
+        key(&exp["top"][0]),
+        "the snippet reruns to the selected row"
+    );
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
