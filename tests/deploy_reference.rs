@@ -456,10 +456,7 @@ fn compare(
         if name == "Frontend" {
             continue;
         }
-        let role = match r["subComponentType"].as_str() {
-            Some(s) => s,
-            None => "agg",
-        };
+        let role = r["subComponentType"].as_str().unwrap_or("agg");
         let l = layouts.get(role).copied();
         // The reference's limit is the worker's whole count, even across nodes.
         let (rg, mg) = (gpu_limit(r), gpu_of(m));

@@ -137,11 +137,7 @@ impl Plan {
 /// worker; disagg repeats the row's xPyD replica as often as it fits.
 fn scaled_workers(total_gpus: u32, per_replica: &[(u32, u32)]) -> Vec<u32> {
     let replica_gpus: u32 = per_replica.iter().map(|(w, g)| w * g).sum();
-    let replicas = if replica_gpus == 0 {
-        1
-    } else {
-        (total_gpus / replica_gpus).max(1)
-    };
+    let replicas = total_gpus.checked_div(replica_gpus).unwrap_or(1).max(1);
     per_replica.iter().map(|(w, _)| w * replicas).collect()
 }
 

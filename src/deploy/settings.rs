@@ -87,14 +87,12 @@ impl DeployOptions {
                 parse_bool(&value)
                     .ok_or_else(|| format!("deploy key '{key}': '{value}' is not true/false"))?;
             }
-            "dynamo_version" => {
-                if !MATRIX.iter().any(|m| m.0 == value) {
-                    let known: Vec<&str> = MATRIX.iter().map(|m| m.0).collect();
-                    return Err(format!(
-                        "deploy key 'dynamo_version': '{value}' is not a known Dynamo release ({})",
-                        known.join(", ")
-                    ));
-                }
+            "dynamo_version" if !MATRIX.iter().any(|m| m.0 == value) => {
+                let known: Vec<&str> = MATRIX.iter().map(|m| m.0).collect();
+                return Err(format!(
+                    "deploy key 'dynamo_version': '{value}' is not a known Dynamo release ({})",
+                    known.join(", ")
+                ));
             }
             "model_cache" => {
                 let parts: Vec<&str> = value.split(':').collect();
