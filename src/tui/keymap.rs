@@ -109,7 +109,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[k('d', "d")],
         command: Command::Deploy,
-        help: "write the selected candidate's deploy bundle beside FILE",
+        help: "write the selected candidate's deploy bundle",
     },
     Binding {
         keys: &[code(KeyCode::Tab, "Tab")],
