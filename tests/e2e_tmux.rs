@@ -267,16 +267,15 @@ fn session(variant: Variant) {
         // 7b. d writes the selected candidate's deploy bundle in a folder
         // beside the exp file and says where; its exp.yaml is y's pin.
         tmux.keys(&["d"]);
-        let s = tmux.wait_for("the bundle message", |s| {
-            s.contains("wrote ") && s.contains("qwen_agg-")
-        });
-        let bundles = bundle_dirs(dir.path());
-        assert_eq!(bundles.len(), 1, "{bundles:?}");
+        let bundles = wait_for_bundles(dir.path(), 1);
         let name = bundles[0]
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        assert!(s.contains(&name), "status line names {name}:\n{s}");
+        // y's message also names qwen_agg: wait for the folder's own name.
+        tmux.wait_for("the bundle message", |s| {
+            s.contains("wrote ") && s.contains(&name)
+        });
         for f in [
             "k8s_deploy.yaml",
             "run_0.sh",
@@ -293,15 +292,7 @@ fn session(variant: Variant) {
 
         // Another view of the candidates, d again: a new folder, the first kept.
         tmux.keys(&["v", "d"]);
-        let mut n = 0;
-        for _ in 0..100 {
-            n = bundle_dirs(dir.path()).len();
-            if n == 2 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert_eq!(n, 2, "a second bundle folder beside the first");
+        wait_for_bundles(dir.path(), 2);
         assert!(bundles[0].join("exp.yaml").is_file());
     }
 
@@ -344,6 +335,19 @@ fn bundle_dirs(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+/// Wait until `d` has written `n` bundle folders (and no more).
+fn wait_for_bundles(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let start = Instant::now();
+    loop {
+        let found = bundle_dirs(dir);
+        if found.len() >= n || start.elapsed() > Duration::from_secs(20) {
+            assert_eq!(found.len(), n, "bundle folders: {found:?}");
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// `xpyd run` on the pinned snippet answers the candidate the explorer had

@@ -169,9 +169,10 @@ pub fn run_scripts(
     frontend_args.extend(["--http-port".to_string(), opts.port().to_string()]);
     let mut out = Vec::new();
     let nodes = placement.len();
-    let mut port = 0u32;
     for (i, node) in placement.iter().enumerate() {
         let mut module = "";
+        // Ports only need to differ between workers of the same node.
+        let mut port = 0u32;
         let mut workers = Vec::new();
         for p in node {
             let Some(r) = plan.role(p.role) else { continue };
@@ -361,6 +362,38 @@ mod tests {
         assert_eq!(n0[0], (Role::Prefill, vec![0]));
         assert_eq!(n0[4], (Role::Decode, vec![4, 5, 6, 7]));
         assert_eq!(nodes[1][0].index, 4);
+    }
+
+    #[test]
+    fn run_scripts_start_each_nodes_workers_on_their_gpus() {
+        let p = plan_of(
+            Backend::Trtllm,
+            false,
+            vec![
+                role(Role::Prefill, layout(1, 1, 1, 1), 1, 8),
+                role(Role::Decode, layout(4, 1, 1, 1), 216, 2),
+            ],
+        );
+        let hw = crate::deploy::hardware::for_system("h200_sxm");
+        let files = run_scripts(&p, &DeployOptions::default(), &hw, "h").expect("scripts");
+        assert_eq!(files.len(), 2);
+        let (n0, n1) = (&files[0].1, &files[1].1);
+        assert!(n0.contains("python3 -m dynamo.frontend --http-port 8000"));
+        assert!(!n1.contains("dynamo.frontend"));
+        // Second node: its own port range and GPU ids from 0.
+        assert!(
+            n1.contains("CUDA_VISIBLE_DEVICES=0 DYN_SYSTEM_PORT=8081"),
+            "{n1}"
+        );
+        assert!(
+            n1.contains("CUDA_VISIBLE_DEVICES=4,5,6,7 DYN_SYSTEM_PORT=8085"),
+            "{n1}"
+        );
+        assert!(
+            n1.contains("\"$ENGINE_CONFIG_DIR/decode_config.yaml\""),
+            "{n1}"
+        );
+        assert!(n1.ends_with("wait\n"));
     }
 
     #[test]
