@@ -385,6 +385,21 @@ fn concurrency(text: &str) -> Vec<String> {
     inner.split_whitespace().map(str::to_string).collect()
 }
 
+/// `bash -n` on a script (None when it parses, or when bash is missing).
+fn bash_syntax_error(text: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("bash")
+        .arg("-n")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(text.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[derive(Default)]
 struct Tally {
     bundles: usize,
@@ -507,6 +522,11 @@ fn compare(
         }
     } else if rl != ml {
         fail(format!("run scripts launch {ml:?}\n  reference {rl:?}"));
+    }
+    for (name, text) in files.iter().filter(|(n, _)| n.ends_with(".sh")) {
+        if let Some(err) = bash_syntax_error(text) {
+            fail(format!("{name} does not parse as bash: {err}"));
+        }
     }
     let rb = concurrency(&std::fs::read_to_string(refdir.join("bench_run.sh")).unwrap_or_default());
     let mb = concurrency(files.get("bench_run.sh").map_or("", String::as_str));
