@@ -74,6 +74,7 @@ fn options_of(input: &str) -> DeployOptions {
             "--namespace" => set(&mut o, "namespace", next),
             "--model-cache" => set(&mut o, "model_cache", next),
             "--image-pull-secret" => set(&mut o, "image_pull_secret", next),
+            "--transport" => set(&mut o, "transport", next),
             "--generator-set" => match next {
                 Some("DynConfig.enable_router=true") => set(&mut o, "enable_router", Some("true")),
                 Some(s) if s.starts_with("ServiceConfig.served_model_name=") => {
@@ -284,6 +285,20 @@ fn worker_args(svc: &Value) -> Vec<String> {
     words
 }
 
+/// A worker's environment: the service's `envs` and the container's `env`.
+fn env_of(svc: &Value) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for list in [&svc["envs"], &svc["extraPodSpec"]["mainContainer"]["env"]] {
+        for e in list.as_array().into_iter().flatten() {
+            m.insert(
+                e["name"].as_str().unwrap_or("").to_string(),
+                e["value"].as_str().unwrap_or("").to_string(),
+            );
+        }
+    }
+    m
+}
+
 /// The TRT-LLM engine config a reference pod writes with a heredoc.
 fn heredoc_config(svc: &Value) -> Option<Value> {
     let script = svc["extraPodSpec"]["mainContainer"]["args"][0].as_str()?;
@@ -492,6 +507,13 @@ fn compare(
         if ra != ma {
             fail(format!(
                 "{name} worker args differ:\n  xpyd {ma:?}\n  ref  {ra:?}"
+            ));
+        }
+        if env_of(r) != env_of(m) {
+            fail(format!(
+                "{name} environment {:?} vs reference {:?}",
+                env_of(m),
+                env_of(r)
             ));
         }
         if let Some(rc) = heredoc_config(r) {

@@ -318,6 +318,10 @@ pub fn manifest(
                 value: v.to_string(),
             })
             .collect();
+        env.extend(opts.transport_env().iter().map(|(k, v)| EnvVar {
+            name: k.to_string(),
+            value: v.to_string(),
+        }));
         env.extend(hf_home(opts));
         services.push((
             service_name(plan.backend, r.role),

@@ -24,6 +24,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "image_pull_secret", help: "image pull secret of every pod (default: none)" },
     Key { name: "model_cache", help: "PVC holding the model cache, PVC:MOUNT[:SUBDIR] (default: none)" },
     Key { name: "enable_router", help: "KV-aware routing: frontend --router-mode kv (default false; true when prefix > 0)" },
+    Key { name: "transport", help: "KV-transfer network: nvlink (default, no extra environment) or ib (UCX environment for InfiniBand/RoCE)" },
     Key { name: "gpus_per_node", help: "GPUs per node for the run_<i>.sh split (default 8; 4 on GB200/GB300)" },
     Key { name: "kv_cache_fraction", help: "TRT-LLM kv_cache_config.free_gpu_memory_fraction (default 0.8)" },
     Key { name: "bench_image", help: "aiperf benchmark job image (default python:3.12-slim)" },
@@ -82,6 +83,11 @@ impl DeployOptions {
                     .ok_or_else(|| {
                         format!("deploy key '{key}': '{value}' is not a fraction in (0, 1]")
                     })?;
+            }
+            "transport" if !matches!(value.as_str(), "nvlink" | "ib") => {
+                return Err(format!(
+                    "deploy key 'transport': '{value}' is not nvlink or ib"
+                ));
             }
             "enable_router" => {
                 parse_bool(&value)
@@ -218,6 +224,19 @@ impl DeployOptions {
             .and_then(|p| p.parse().ok())
             .unwrap_or(if system.starts_with("gb") { 4 } else { 8 })
     }
+    /// Worker environment the KV-transfer network needs.
+    pub fn transport_env(&self) -> &'static [(&'static str, &'static str)] {
+        match self.get("transport") {
+            Some("ib") => &[
+                ("UCX_MEMTYPE_CACHE", "n"),
+                ("UCX_TLS", "cuda_copy,cuda_ipc,tcp"),
+                ("UCX_CUDA_IPC_ENABLE_MNNVL", "y"),
+                ("UCX_LOG_LEVEL", "error"),
+                ("NIXL_LOG_LEVEL", "ERROR"),
+            ],
+            _ => &[],
+        }
+    }
     pub fn kv_cache_fraction(&self) -> f64 {
         self.get("kv_cache_fraction")
             .and_then(|p| p.parse().ok())
@@ -281,6 +300,9 @@ mod tests {
         assert!(e.contains("unknown deploy key 'imagee'"), "{e}");
         assert!(o.set_pair("port=http").is_err());
         assert!(o.set_pair("model_cache=pvc").is_err());
+        assert!(o.set_pair("transport=efa").is_err());
+        o.set_pair("transport=ib").expect("ib");
+        assert_eq!(o.transport_env()[1], ("UCX_TLS", "cuda_copy,cuda_ipc,tcp"));
         assert!(o.set_pair("noequals").is_err());
     }
 
