@@ -509,6 +509,15 @@ fn compare(
                 "{name} worker args differ:\n  xpyd {ma:?}\n  ref  {ra:?}"
             ));
         }
+        for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            let (rp, mp) = (
+                &r["extraPodSpec"]["mainContainer"][probe],
+                &m["extraPodSpec"]["mainContainer"][probe],
+            );
+            if rp != mp {
+                fail(format!("{name} {probe} {mp} vs reference {rp}"));
+            }
+        }
         if env_of(r) != env_of(m) {
             fail(format!(
                 "{name} environment {:?} vs reference {:?}",

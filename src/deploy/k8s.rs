@@ -156,8 +156,41 @@ pub struct Container {
     pub volume_mounts: Vec<VolumeMount>,
     pub command: Vec<String>,
     pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub http_get: HttpGet,
+    pub initial_delay_seconds: u32,
+    pub period_seconds: u32,
+    pub timeout_seconds: u32,
+    pub failure_threshold: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HttpGet {
+    pub path: &'static str,
+    pub port: u32,
+}
+
+/// A probe of the worker's system status server (port 9090 in Dynamo pods).
+fn probe(path: &'static str, initial_delay_seconds: u32, failure_threshold: u32) -> Probe {
+    Probe {
+        http_get: HttpGet { path, port: 9090 },
+        initial_delay_seconds,
+        period_seconds: 30,
+        timeout_seconds: 10,
+        failure_threshold,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -284,6 +317,9 @@ pub fn manifest(
                     volume_mounts: cache_mounts(opts),
                     command: vec!["python3".into(), "-m".into(), "dynamo.frontend".into()],
                     args: vec!["--http-port".into(), opts.port().to_string()],
+                    startup_probe: None,
+                    liveness_probe: None,
+                    readiness_probe: None,
                     env: vec![],
                 },
                 vec![],
@@ -291,6 +327,7 @@ pub fn manifest(
         },
     )];
     let configmap_name = format!("{name}-engine-configs");
+    let trt = plan.backend == Backend::Trtllm;
     for r in &plan.roles {
         let WorkerCommand { module, args } = worker::command(plan, r, opts, hw, false);
         let gpus = r.gpus_per_worker();
@@ -354,6 +391,13 @@ pub fn manifest(
                         volume_mounts: mounts,
                         command: vec!["python3".into(), "-m".into(), module.into()],
                         args,
+                        // TRT-LLM workers load and compile for minutes before
+                        // they serve: up to 20 min to start, then liveness
+                        // checks (the reference's probes; the operator's
+                        // defaults apply to the other backends).
+                        startup_probe: trt.then(|| probe("/health", 120, 40)),
+                        liveness_probe: trt.then(|| probe("/live", 300, 10)),
+                        readiness_probe: trt.then(|| probe("/live", 300, 10)),
                         env,
                     },
                     volumes,
