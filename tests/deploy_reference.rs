@@ -287,6 +287,13 @@ fn compare(
                 fail(format!("{name} {probe} {mp} vs reference {rp}"));
             }
         }
+        if mounts_of(r) != mounts_of(m) {
+            fail(format!(
+                "{name} volume mounts {:?} vs reference {:?}",
+                mounts_of(m),
+                mounts_of(r)
+            ));
+        }
         if env_of(r) != env_of(m) {
             fail(format!(
                 "{name} environment {:?} vs reference {:?}",

@@ -345,6 +345,12 @@ pub fn manifest(
                 name: ENGINE_CONFIG_VOLUME.into(),
                 mount_path: "/workspace/engine_configs".into(),
             });
+            // A RAM-backed /tmp for the engine's shared-memory files, as the reference gives it.
+            volumes.push(serde_json::json!({"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "10Gi"}}));
+            mounts.push(VolumeMount {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+            });
         }
         mounts.extend(cache_mounts(opts));
         let mut env: Vec<EnvVar> = hw

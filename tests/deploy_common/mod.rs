@@ -109,6 +109,23 @@ pub fn worker_args(svc: &Value) -> Vec<String> {
     words
 }
 
+/// A worker's volume mounts: (volume name, mount path), sorted.
+pub fn mounts_of(svc: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = svc["extraPodSpec"]["mainContainer"]["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or("").to_string(),
+                m["mountPath"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// A worker's environment: the service's `envs` and the container's `env`.
 pub fn env_of(svc: &Value) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
