@@ -142,7 +142,9 @@ struct WorkerCtx {
 struct RunCtx<'a> {
     header: &'a str,
     node: usize,
-    nodes: usize,
+    scripts: usize,
+    /// Nodes in all: a worker larger than a node occupies several.
+    nodes: u32,
     summary: String,
     model: &'a str,
     served: &'a str,
@@ -168,7 +170,11 @@ pub fn run_scripts(
     }
     frontend_args.extend(["--http-port".to_string(), opts.port().to_string()]);
     let mut out = Vec::new();
-    let nodes = placement.len();
+    let scripts = placement.len();
+    let nodes: u32 = placement
+        .iter()
+        .map(|n| n.iter().map(|p| p.spans).max().unwrap_or(1))
+        .sum();
     for (i, node) in placement.iter().enumerate() {
         let mut module = "";
         // Ports only need to differ between workers of the same node.
@@ -215,6 +221,7 @@ pub fn run_scripts(
         let ctx = RunCtx {
             header,
             node: i,
+            scripts,
             nodes,
             summary: if i == 0 {
                 format!("frontend, {summary}")
@@ -394,6 +401,7 @@ mod tests {
             "{n1}"
         );
         assert!(n1.ends_with("wait\n"));
+        assert!(n1.contains("# Script 2 of 2 (2 node(s) in all)"), "{n1}");
     }
 
     #[test]
