@@ -46,9 +46,16 @@ enum Command {
         /// Also include every feasible candidate (JSON only).
         #[arg(long)]
         all: bool,
-        /// Write `<DIR>/<experiment>/{pareto,best_config_topn}.csv` like the reference.
+        /// Write `<DIR>/<experiment>/{pareto,best_config_topn}.csv` like the reference,
+        /// and a deploy bundle per top row in `<DIR>/<experiment>/top<K>/`.
         #[arg(long)]
         save_dir: Option<PathBuf>,
+        /// Deploy setting KEY=VALUE for the bundles (repeatable; keys below).
+        #[arg(long = "deploy-set", value_name = "KEY=VALUE")]
+        deploy_set: Vec<String>,
+        /// YAML file of deploy settings (`KEY: VALUE` lines; --deploy-set wins).
+        #[arg(long)]
+        deploy_config: Option<PathBuf>,
     },
     /// Validate FILE (schema, names, search lists) without searching.
     /// Warnings go to stderr; the exit code is 0 unless there are errors
@@ -172,6 +179,24 @@ fn print_report(rep: &RunReport, format: Format) -> Result<(), String> {
     }
 }
 
+/// `--deploy-config` then `--deploy-set`, checked before any search runs.
+fn deploy_options(
+    file: Option<&std::path::Path>,
+    pairs: &[String],
+) -> Result<xpyd::deploy::DeployOptions, String> {
+    let mut o = xpyd::deploy::DeployOptions::default();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        o.load_yaml(&text, &f.display().to_string())?;
+    }
+    for p in pairs {
+        o.set_pair(p)?;
+    }
+    // The save dir is the user's explicit output: its bundles are rewritten, like its CSVs.
+    o.overwrite = true;
+    Ok(o)
+}
+
 fn save_csvs(rep: &RunReport, dir: &std::path::Path) -> Result<(), String> {
     for e in &rep.experiments {
         let d = dir.join(&e.name);
@@ -258,7 +283,18 @@ fn verb(cli: &Cli, f: impl FnOnce(&run::Session) -> Result<String, String>) -> R
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let help = format!(
+        "Deploy settings (--deploy-set KEY=VALUE, --deploy-config FILE):\n{}",
+        xpyd::deploy::keys_help()
+    );
+    let matches = Cli::command()
+        .mut_subcommand("run", |c| c.after_help(help))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let opts = |top: usize, all: bool| RunOptions {
         systems_dir: cli.systems_dir.clone(),
         top_n: top,
@@ -271,14 +307,28 @@ fn main() -> ExitCode {
             top,
             all,
             save_dir,
+            deploy_set,
+            deploy_config,
         }) => {
+            let deploy = match deploy_options(deploy_config.as_deref(), deploy_set) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let shown = |res: Result<RunReport, RunError>| match res {
                 Ok(rep) => {
                     let texts: Vec<String> = rep.warnings.iter().map(|w| w.text.clone()).collect();
                     print_warnings(&texts);
                     let mut r = print_report(&rep, *format);
                     if let (Ok(()), Some(dir)) = (&r, save_dir) {
-                        r = save_csvs(&rep, dir);
+                        r = save_csvs(&rep, dir).and_then(|()| {
+                            let notes = xpyd::deploy::save_top_bundles(&rep, dir, &deploy)
+                                .map_err(|e| e.to_string())?;
+                            print_warnings(&notes);
+                            Ok(())
+                        });
                     }
                     // Experiments that could not be set up fail the run, after the
                     // others have been reported.

@@ -201,6 +201,37 @@ fn session(variant: Variant) {
             text.contains("worker_config:") && text.contains("tp_list: ["),
             "{text}"
         );
+
+        // 7b. d writes the selected candidate's deploy bundle in a folder
+        // beside the exp file and says where; its exp.yaml is y's pin.
+        tmux.keys(&["d"]);
+        let bundles = wait_for_bundles(dir.path(), 1);
+        let name = bundles[0]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // y's message also names qwen_agg: wait for the folder's own name.
+        tmux.wait_for("the bundle message", |s| {
+            s.contains("wrote ") && s.contains(&name)
+        });
+        for f in [
+            "k8s_deploy.yaml",
+            "run_0.sh",
+            "bench_run.sh",
+            "k8s_bench.yaml",
+        ] {
+            assert!(bundles[0].join(f).is_file(), "{name}/{f} missing");
+        }
+        let pinned = std::fs::read_to_string(bundles[0].join("exp.yaml")).expect("bundle pin");
+        assert_eq!(pinned, text, "the bundle's exp.yaml is the y snippet");
+        if variant == Variant::RealBinary {
+            rerun_matches_selected(&file, &snippet);
+        }
+
+        // Another view of the candidates, d again: a new folder, the first kept.
+        tmux.keys(&["v", "d"]);
+        wait_for_bundles(dir.path(), 2);
+        assert!(bundles[0].join("exp.yaml").is_file());
     }
 
     // 8. Quit: the shell line after the app runs, and the normal screen is back.
@@ -225,6 +256,75 @@ fn session(variant: Variant) {
             "no step store written: {stored:?}"
         );
     }
+}
+
+/// The bundle folders `d` wrote beside the exp file.
+fn bundle_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("qwen_agg-"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Wait until `d` has written `n` bundle folders (and no more).
+fn wait_for_bundles(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let start = Instant::now();
+    loop {
+        let found = bundle_dirs(dir);
+        if found.len() >= n || start.elapsed() > Duration::from_secs(20) {
+            assert_eq!(found.len(), n, "bundle folders: {found:?}");
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `xpyd run` on the pinned snippet answers the candidate the explorer had
+/// selected (the best of qwen_agg): same layout, batch and figures.
+fn rerun_matches_selected(file: &Path, snippet: &Path) {
+    let json = |p: &Path| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_xpyd"))
+            .args(["run", "--format", "json"])
+            .arg(p)
+            .output()
+            .expect("xpyd run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON report")
+    };
+    let key = |r: &serde_json::Value| {
+        format!(
+            "{} bs{} {:.2} tok/s/gpu TTFT {:.1} TPOT {:.2}",
+            r["parallel"],
+            r["bs"],
+            r["tokens_per_s_per_gpu"].as_f64().unwrap_or(0.0),
+            r["ttft_ms"].as_f64().unwrap_or(0.0),
+            r["tpot_ms"].as_f64().unwrap_or(0.0)
+        )
+    };
+    let all = json(file);
+    let exp = all["experiments"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == "qwen_agg"))
+        .expect("qwen_agg in the report");
+    let rerun = json(snippet);
+    assert_eq!(
+        key(&rerun["experiments"][0]["best"]),
+        key(&exp["top"][0]),
+        "the snippet reruns to the selected row"
+    );
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {

@@ -398,6 +398,50 @@ fn yank_writes_a_pinned_snippet_for_disagg() {
     assert!(screen(&app).contains("wrote /w/xpyd-qwen_disagg-2.yaml"));
 }
 
+/// `d` asks the runtime for the selected candidate's bundle, in every view
+/// of the candidates (top-N, Pareto, all feasible) and for disagg rows; the
+/// bundle of that row builds (engine configs for both roles).
+#[test]
+fn deploy_key_bundles_the_selected_row_in_every_view() {
+    let mut app = app_with(load("report_qwen.json"), 160, 48);
+    press(&mut app, "1j3j"); // disagg, second row
+    let mut checked = 0;
+    for view in 0..3 {
+        if view > 0 {
+            press(&mut app, "v");
+        }
+        let Some(selected) = app.selected_candidate().cloned() else {
+            continue;
+        };
+        let eff = update(&mut app, key('d'));
+        let [Effect::WriteBundle { exp, row }] = eff.as_slice() else {
+            panic!("view {view}: expected one WriteBundle, got {eff:?}");
+        };
+        assert_eq!(**row, selected, "view {view}: the selected row");
+        assert_eq!(exp.name, "qwen_disagg");
+        let files = xpyd::deploy::bundle_files(exp, row, &Default::default())
+            .unwrap_or_else(|e| panic!("view {view}: {e}"));
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        for f in [
+            "prefill_config.yaml",
+            "decode_config.yaml",
+            "k8s_deploy.yaml",
+            "exp.yaml",
+        ] {
+            assert!(names.contains(&f), "view {view}: {names:?}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "a row selected in every view");
+    update(
+        &mut app,
+        Action::Written(Ok(std::path::PathBuf::from(
+            "/w/qwen_disagg-p_tp1x3-d_tp4x1",
+        ))),
+    );
+    assert!(screen(&app).contains("wrote /w/qwen_disagg-p_tp1x3-d_tp4x1"));
+}
+
 #[test]
 fn yank_agg_snippet_is_valid_yaml_with_one_element_lists() {
     let mut app = app_with(load("report_qwen.json"), 160, 48);

@@ -142,5 +142,10 @@ pub enum Effect {
         path: PathBuf,
         contents: String,
     },
+    /// Write the deploy bundle of `row` into a new folder beside the exp file.
+    WriteBundle {
+        exp: Box<crate::report::ExperimentReport>,
+        row: Box<crate::report::Row>,
+    },
     Quit,
 }

@@ -12,6 +12,7 @@ pub enum Command {
     FetchDb,
     Edit,
     Yank,
+    Deploy,
     FocusNext,
     FocusPrev,
     Focus(usize),
@@ -109,6 +110,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[k('y', "y")],
         command: Command::Yank,
         help: "write the selected candidate as a YAML snippet",
+    },
+    Binding {
+        keys: &[k('d', "d")],
+        command: Command::Deploy,
+        help: "write the selected candidate's deploy bundle",
     },
     Binding {
         keys: &[k('w', "w")],

@@ -189,6 +189,9 @@ fn event_loop(
                     Effect::WriteFile { path, contents } => {
                         let _ = tx.send(Action::Written(write_snippet(&path, &contents)));
                     }
+                    Effect::WriteBundle { exp, row } => {
+                        let _ = tx.send(Action::Written(write_bundle(path, &exp, &row)));
+                    }
                     Effect::FetchDatabase => {
                         // The thread is detached: it reports through `tx` and
                         // ends on its own. Quitting mid-download can leave a
@@ -266,6 +269,24 @@ fn write_snippet(path: &Path, contents: &str) -> Result<PathBuf, String> {
     std::fs::write(&full, contents).map_err(|e| format!("{}: {e}", full.display()))?;
     log::info!("wrote {}", full.display());
     Ok(full)
+}
+
+/// A bundle folder beside the exp file, named after experiment and layout;
+/// never an existing folder (a numeric suffix is added).
+fn write_bundle(
+    file: &Path,
+    exp: &crate::report::ExperimentReport,
+    row: &crate::report::Row,
+) -> Result<PathBuf, String> {
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = crate::deploy::free_folder(&parent, exp, row);
+    crate::deploy::write_bundle(exp, row, &dir, &crate::deploy::DeployOptions::default())
+        .map_err(|e| e.to_string())?;
+    log::info!("wrote bundle {}", dir.display());
+    Ok(dir)
 }
 
 /// Hand the terminal to `$EDITOR` and take it back. The watcher keeps running, so saves

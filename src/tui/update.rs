@@ -306,6 +306,7 @@ pub fn on_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         Command::FetchDb => return start_fetch(app),
         Command::Edit => return vec![Effect::OpenEditor],
         Command::Yank => return yank(app),
+        Command::Deploy => return deploy(app),
         Command::Knobs => return update_tune::toggle_panel(app),
         Command::Target => super::update_sizing::open_target_prompt(app),
         Command::Undo => return update_tune::undo(app, true),
@@ -454,6 +455,18 @@ fn yank(app: &mut App) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// `d`: the selected candidate's bundle; the runtime picks a fresh folder.
+fn deploy(app: &mut App) -> Vec<Effect> {
+    let (Some(exp), Some(row)) = (app.selected_experiment(), app.selected_candidate()) else {
+        app.message = Some("no candidate selected".into());
+        return vec![];
+    };
+    vec![Effect::WriteBundle {
+        exp: Box::new(exp.clone()),
+        row: Box::new(row.clone()),
+    }]
 }
 
 fn on_mouse(app: &mut App, m: MouseEvent) {
