@@ -184,6 +184,7 @@ mod tests {
                     role: "worker".into(),
                     is_moe: false,
                     gemm_explicit: true,
+                    ..Default::default()
                 }],
                 ..Default::default()
             }),
