@@ -370,7 +370,14 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
             decode_system,
             backend: first.backend.name().into(),
             version: first.backend_version.clone(),
-            database_mode: task.database_mode.name().into(),
+            database_mode: if session.catalog.db.kind() == crate::system::DbKind::Builtin {
+                format!(
+                    "SOL: built-in specs; {} needs the measured database",
+                    task.database_mode.name()
+                )
+            } else {
+                task.database_mode.name().into()
+            },
             isl: task.isl,
             osl: task.osl,
             prefix: task.prefix,

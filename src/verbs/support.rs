@@ -345,6 +345,8 @@ pub fn support(session: &Session, a: &SupportArgs) -> Result<Support, String> {
             );
             if !has_spec && row.agg.is_none() {
                 row.reason = format!("unknown system {s} (no spec in the database)");
+            } else if matrix.is_empty() {
+                row.reason = "the built-in specs hold no measured data: speed-of-light estimates only (`xpyd db fetch` installs the measured database)".into();
             }
             rows.push(row);
         }
