@@ -171,8 +171,8 @@ fn layout(
                 "{role}: a MoE model needs --moe-tp-size or --moe-ep-size (tp × dp = moe_tp × moe_ep)"
             ))
         }
-        (Some(t), None) if t > 0 && width % t == 0 => (t, width / t),
-        (None, Some(e)) if e > 0 && width % e == 0 => (width / e, e),
+        (Some(t), None) if t > 0 && width.is_multiple_of(t) => (t, width / t),
+        (None, Some(e)) if e > 0 && width.is_multiple_of(e) => (width / e, e),
         (Some(t), Some(e)) => (t, e),
         (t, e) => {
             return Err(format!(

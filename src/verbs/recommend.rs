@@ -40,7 +40,7 @@ pub struct RecommendArgs {
     /// Layouts listed per mode.
     #[arg(long, default_value_t = 5)]
     pub top_n: usize,
-    /// Write `<DIR>/<mode>/recommend.csv`-style CSVs of the ranked rows and the exp file run.
+    /// Write `<DIR>/<mode>/best_config_topn.csv` (the ranked, sized rows) and the exp file run.
     #[arg(long)]
     pub save_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
@@ -228,6 +228,9 @@ pub struct Recommendation {
     pub modes: Vec<ModeAnswer>,
     #[serde(skip)]
     pub exp_text: String,
+    /// The searched experiments (without their candidate rows), for CSV headers.
+    #[serde(skip)]
+    pub experiments: Vec<crate::report::ExperimentReport>,
 }
 
 fn powers_of_two_upto(n: u32) -> Vec<u32> {
@@ -344,6 +347,14 @@ pub fn recommend(session: &Session, a: &RecommendArgs) -> Result<Recommendation,
             },
             modes,
             exp_text: text,
+            experiments: rep
+                .experiments
+                .into_iter()
+                .map(|mut e| {
+                    e.feasible.clear();
+                    e
+                })
+                .collect(),
         });
     }
 }
@@ -384,15 +395,8 @@ pub fn render_table(rec: &Recommendation) -> String {
         }
         let _ = writeln!(
             o,
-            "  {:>4}  {:>12}  {:>13}  {:>9}  {:>8}  {:>14}  {:>8}  {}",
-            "rank",
-            "tokens/s/gpu",
-            "tokens/s/user",
-            "TTFT",
-            "TPOT",
-            "total_gpus",
-            "replicas",
-            "configuration"
+            "  {:>4}  {:>12}  {:>13}  {:>9}  {:>8}  {:>14}  {:>8}  configuration",
+            "rank", "tokens/s/gpu", "tokens/s/user", "TTFT", "TPOT", "total_gpus", "replicas"
         );
         for (i, r) in m.rows.iter().enumerate() {
             let _ = writeln!(
@@ -427,14 +431,10 @@ pub fn render_table(rec: &Recommendation) -> String {
 pub fn run(session: &Session, a: &RecommendArgs) -> Result<String, String> {
     let rec = recommend(session, a)?;
     if let Some(dir) = &a.save_dir {
-        for m in &rec.modes {
-            let e = crate::report::ExperimentReport {
-                name: m.mode.clone(),
-                ..Default::default()
-            };
+        for (m, e) in rec.modes.iter().zip(&rec.experiments) {
             super::write_file(
                 &dir.join(&m.mode).join("best_config_topn.csv"),
-                &crate::report::csv::rows_csv(&e, &m.rows),
+                &crate::report::csv::rows_csv(e, &m.rows),
             )?;
         }
         super::write_file(&dir.join("exp.yaml"), &rec.exp_text)?;
