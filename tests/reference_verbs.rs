@@ -658,6 +658,7 @@ fn new_loads_for_every_catalog_model_and_system() {
                 open: false,
                 inert: Default::default(),
                 unsupported: Default::default(),
+                unsupported_fraction: Default::default(),
             };
             let text = match verbs::new::starter_or_hybrid(&session, &a) {
                 Ok(t) => t,

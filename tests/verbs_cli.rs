@@ -20,7 +20,7 @@ fn xpyd() -> Command {
 fn unsupported_reference_flags_fail_in_one_line() {
     for (verb, flag) in [
         ("estimate", "--enable-epd"),
-        ("estimate", "--free-gpu-memory-fraction"),
+        ("default", "--free-gpu-memory-fraction"),
         ("default", "--strict-sla"),
         ("recommend", "--request-latency"),
         ("new", "--image-height"),

@@ -2,7 +2,9 @@
 //! with the reference's defaults. It runs the starter file `xpyd new` writes
 //! for the same flags, through the same session call as `xpyd run`.
 
-use super::flags::{Format, Inert, Kernels, Sla, Target, Unsupported, Workload};
+use super::flags::{
+    Format, Inert, Kernels, Sla, Target, Unsupported, UnsupportedFraction, Workload,
+};
 use crate::report::{ExperimentReport, RunReport};
 use crate::run::{CancelToken, RunOptions, Session};
 use clap::Args;
@@ -43,6 +45,8 @@ pub struct DefaultArgs {
     pub inert: Inert,
     #[command(flatten)]
     pub unsupported: Unsupported,
+    #[command(flatten)]
+    pub unsupported_fraction: UnsupportedFraction,
 }
 
 /// What `xpyd default` found: the run report (experiments `agg`, `disagg`)
@@ -65,6 +69,7 @@ pub fn exp_text(session: &Session, a: &DefaultArgs, total_gpus: u32) -> Result<S
         open: false,
         inert: a.inert.clone(),
         unsupported: a.unsupported.clone(),
+        unsupported_fraction: a.unsupported_fraction.clone(),
     };
     super::new::starter(session, &new)
 }
@@ -76,6 +81,7 @@ pub fn search(
     total_gpus: u32,
 ) -> Result<DefaultOutcome, String> {
     a.unsupported.check("default")?;
+    a.unsupported_fraction.check("default")?;
     let text = exp_text(session, a, total_gpus)?;
     let opts = RunOptions {
         systems_dir: None,

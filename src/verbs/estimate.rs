@@ -85,6 +85,16 @@ pub struct EstimateArgs {
     pub fmha_quant_mode: Option<String>,
     #[arg(long)]
     pub comm_quant_mode: Option<String>,
+    /// KV memory fraction of the backend (TRT-LLM: of free memory; vLLM and
+    /// SGLang: of total memory) that the batch's KV cache is checked against.
+    #[arg(long)]
+    pub free_gpu_memory_fraction: Option<f64>,
+    /// Disagg: the prefill pool's fraction (default: --free-gpu-memory-fraction).
+    #[arg(long)]
+    pub prefill_free_gpu_memory_fraction: Option<f64>,
+    /// Disagg: the decode pool's fraction (default: --free-gpu-memory-fraction).
+    #[arg(long)]
+    pub decode_free_gpu_memory_fraction: Option<f64>,
     #[command(flatten)]
     pub kernels: Kernels,
     /// Print the per-op and memory breakdown (JSON: the row's `detail`).
@@ -215,6 +225,17 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
         ));
     }
     let backend = super::flags::backend(a.target.backend.as_deref())?;
+    let frac = super::flags::fraction(a.free_gpu_memory_fraction, "--free-gpu-memory-fraction")?;
+    let pfrac = super::flags::fraction(
+        a.prefill_free_gpu_memory_fraction,
+        "--prefill-free-gpu-memory-fraction",
+    )?
+    .or(frac);
+    let dfrac = super::flags::fraction(
+        a.decode_free_gpu_memory_fraction,
+        "--decode-free-gpu-memory-fraction",
+    )?
+    .or(frac);
     let target = Target {
         backend: Some(backend.clone()),
         ..a.target.clone()
@@ -302,11 +323,13 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
                 layout: pl,
                 bs: pbs,
                 workers: pw,
+                kv_fraction: pfrac,
             },
             FixedPool {
                 layout: dl,
                 bs: dbs,
                 workers: dw,
+                kv_fraction: dfrac,
             },
         ))
     };
@@ -333,7 +356,7 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
                 )?,
                 _ => return Err("internal: agg request resolved to disagg".into()),
             };
-            price_agg_point(task, &factory, p, a.batch_size, ctx)
+            price_agg_point(task, &factory, p, a.batch_size, ctx, frac)
         }
         Some((p, d)) => price_disagg_point(task, &factory, p, d),
     }
@@ -354,8 +377,12 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
         row,
         kv_warning: priced.kv_over_gib.map(|over| {
             format!(
-                "batch size {} needs more KV cache than the backend's default KV memory fraction leaves ({over:.1} GiB over): the engine would queue the excess requests, so TTFT is optimistic and TPOT inexact",
-                a.batch_size
+                "batch size {} needs more KV cache than {} leaves ({over:.1} GiB over): the engine would queue the excess requests, so TTFT is optimistic and TPOT inexact",
+                a.batch_size,
+                match frac {
+                    Some(f) => format!("a KV memory fraction of {f}"),
+                    None => "the backend's default KV memory fraction".into(),
+                }
             )
         }),
         warnings: file

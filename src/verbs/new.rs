@@ -3,7 +3,7 @@
 //! would run and their whole search space written out.
 
 use super::exp_text::{request_yaml, starter_yaml, ExpSpec, Request};
-use super::flags::{Inert, Kernels, Sla, Target, Unsupported, Workload};
+use super::flags::{Inert, Kernels, Sla, Target, Unsupported, UnsupportedFraction, Workload};
 use crate::exp::Task;
 use crate::run::Session;
 use clap::Args;
@@ -35,6 +35,8 @@ pub struct NewArgs {
     pub inert: Inert,
     #[command(flatten)]
     pub unsupported: Unsupported,
+    #[command(flatten)]
+    pub unsupported_fraction: UnsupportedFraction,
 }
 
 /// Resolve `exps` of request `r` with the real loader and render the
@@ -73,6 +75,7 @@ fn header(r: &Request) -> String {
 /// The starter text for `a` (what `xpyd new` prints or writes).
 pub fn starter(session: &Session, a: &NewArgs) -> Result<String, String> {
     a.unsupported.check("new")?;
+    a.unsupported_fraction.check("new")?;
     let r = super::request(
         session,
         &a.target,

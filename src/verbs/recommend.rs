@@ -7,7 +7,9 @@
 //! ([`gpus_needed`]), keeps the cheapest row per layout and ranks by GPUs.
 
 use super::exp_text::request_yaml;
-use super::flags::{Format, Inert, Kernels, Sla, Target, Unsupported, Workload};
+use super::flags::{
+    Format, Inert, Kernels, Sla, Target, Unsupported, UnsupportedFraction, Workload,
+};
 use crate::exp::Catalog;
 use crate::report::{Row, RunReport};
 use crate::run::{CancelToken, RunOptions, Session};
@@ -49,6 +51,8 @@ pub struct RecommendArgs {
     pub inert: Inert,
     #[command(flatten)]
     pub unsupported: Unsupported,
+    #[command(flatten)]
+    pub unsupported_fraction: UnsupportedFraction,
 }
 
 impl RecommendArgs {
@@ -73,6 +77,7 @@ impl RecommendArgs {
             format: a.format,
             inert: a.inert.clone(),
             unsupported: a.unsupported.clone(),
+            unsupported_fraction: a.unsupported_fraction.clone(),
         }
     }
 }
@@ -258,6 +263,7 @@ fn retriable(rep: &RunReport) -> bool {
 /// Answer `a`.
 pub fn recommend(session: &Session, a: &RecommendArgs) -> Result<Recommendation, String> {
     a.unsupported.check("recommend")?;
+    a.unsupported_fraction.check("recommend")?;
     let target = match (a.target_request_rate, a.target_concurrency) {
         (Some(r), None) => LoadTarget::RequestRate(r),
         (None, Some(c)) => LoadTarget::Concurrency(c),

@@ -48,20 +48,23 @@ impl std::fmt::Display for PointError {
 }
 
 /// Price the agg worker of `task` with layout `p` at batch `bs` and a
-/// context-token budget of `ctx_tokens` per mixed step.
+/// context-token budget of `ctx_tokens` per mixed step; `kv_fraction`
+/// replaces the backend's default KV memory fraction.
 pub fn price_agg_point(
     task: &Task,
     factory: &dyn WorkerFactory,
     p: Parallel,
     bs: u32,
     ctx_tokens: u32,
+    kv_fraction: Option<f64>,
 ) -> Result<PricedPoint, PointError> {
     let Roles::Agg { worker: role } = &task.roles else {
         return Err(PointError::Other("not an agg experiment".into()));
     };
-    let w = factory
+    let mut w = factory
         .build(task, RoleKind::Agg, p)
         .map_err(PointError::Other)?;
+    w.memory.kv_fraction = kv_fraction.or(w.memory.kv_fraction);
     let wl = AggWorkload {
         backend: role.backend,
         isl: task.isl,
@@ -91,12 +94,14 @@ pub fn price_agg_point(
 }
 
 /// One pool of a fixed xPyD replica.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FixedPool {
     pub layout: Parallel,
     /// Per-rank batch size.
     pub bs: u32,
     pub workers: u32,
+    /// Replaces the backend's default KV memory fraction for this pool.
+    pub kv_fraction: Option<f64>,
 }
 
 /// Price the disagg replica of `task` made of `prefill` and `decode` pools.
@@ -129,9 +134,10 @@ pub fn price_disagg_point(
         ),
         (RoleKind::Decode, drole, decode, t.decode_latency_correction),
     ] {
-        let w = factory
+        let mut w = factory
             .build(task, kind, pool.layout)
             .map_err(|e| PointError::Other(format!("{} worker: {e}", kind.name())))?;
+        w.memory.kv_fraction = pool.kv_fraction.or(w.memory.kv_fraction);
         let wl = WorkerWorkload {
             phase: if kind == RoleKind::Prefill {
                 Phase::Prefill
