@@ -183,3 +183,56 @@ pub fn run(session: &Session, a: &DefaultArgs) -> Result<String, String> {
     }
     render(&out, a.format)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{DatabaseInfo, Row};
+
+    fn exp(name: &str, cluster: Option<f64>) -> ExperimentReport {
+        ExperimentReport {
+            name: name.into(),
+            best: cluster.map(|c| Row {
+                tokens_per_s_per_gpu_cluster: c,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn report(exps: Vec<ExperimentReport>, best: Option<&str>) -> RunReport {
+        RunReport {
+            file: "x".into(),
+            experiments: exps,
+            best_experiment: best.map(str::to_string),
+            database: DatabaseInfo {
+                kind: "builtin".into(),
+                source: String::new(),
+                path: None,
+            },
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn verdict_names_the_winner_and_the_ratio() {
+        let r = report(
+            vec![exp("agg", Some(897.3)), exp("disagg", Some(831.0))],
+            Some("agg"),
+        );
+        assert_eq!(
+            verdict(&r),
+            "verdict: agg wins at 897.30 tokens/s/gpu (1.08x disagg)"
+        );
+        let r = report(
+            vec![exp("agg", None), exp("disagg", Some(100.0))],
+            Some("disagg"),
+        );
+        assert_eq!(
+            verdict(&r),
+            "verdict: disagg wins at 100.00 tokens/s/gpu (agg has no configuration under the SLA)"
+        );
+        let r = report(vec![exp("agg", None)], None);
+        assert!(verdict(&r).contains("no experiment"));
+    }
+}
