@@ -8,7 +8,9 @@ use crate::domain::Parallel;
 use crate::engine::factory::EngineFactory;
 use crate::report::Row;
 use crate::run::Session;
-use crate::search::experiment::{price_agg_point, price_disagg_point, FixedPool, PointError};
+use crate::search::experiment::{
+    price_agg_point, price_disagg_point, price_static_point, FixedPool, PointError, StaticPhases,
+};
 use clap::Args;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -23,7 +25,8 @@ pub const ESTIMATE_BATCH: u32 = 128;
 pub struct EstimateArgs {
     #[command(flatten)]
     pub target: Target,
-    /// agg, or disagg (with --prefill-*/--decode-* batch sizes and worker counts).
+    /// agg, disagg (with --prefill-*/--decode-* batch sizes and worker
+    /// counts), or static / static_ctx / static_gen (one batch, no in-flight batching).
     #[arg(long, default_value = "agg")]
     pub estimate_mode: String,
     #[command(flatten)]
@@ -110,8 +113,8 @@ pub struct EstimateArgs {
     /// Accepted for compatibility (one configuration has one row).
     #[arg(long)]
     pub top_n: Option<usize>,
-    /// Static modes only in the reference; not used.
-    #[arg(long, hide = true)]
+    /// Static modes: decode steps per priced sample (only the engine's 32).
+    #[arg(long)]
     pub stride: Option<u32>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -219,10 +222,21 @@ fn oom_message(a: &EstimateArgs, e: PointError) -> String {
 pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String> {
     a.unsupported.check("estimate")?;
     let mode = a.estimate_mode.as_str();
-    if !matches!(mode, "agg" | "disagg") {
-        return Err(format!(
-            "--estimate-mode {mode} is not supported: use agg or disagg (static, AFD and EPD modes are not modelled)"
-        ));
+    let static_phases = match mode {
+        "agg" | "disagg" => None,
+        "static" => Some(StaticPhases::Both),
+        "static_ctx" => Some(StaticPhases::Prefill),
+        "static_gen" => Some(StaticPhases::Decode),
+        _ => {
+            return Err(format!(
+                "--estimate-mode {mode} is not supported: use agg, disagg, static, static_ctx or static_gen (AFD and EPD are not modelled)"
+            ))
+        }
+    };
+    // xpyd prices a decode pass the way the search does (the engine's
+    // 32-step stride); another stride would be a different approximation.
+    if static_phases.is_some() && a.stride.is_some_and(|s| s != 32) {
+        return Err("--stride is not supported: static decode passes are priced with the engine's stride of 32".into());
     }
     let backend = super::flags::backend(a.target.backend.as_deref())?;
     let frac = super::flags::fraction(a.free_gpu_memory_fraction, "--free-gpu-memory-fraction")?;
@@ -242,7 +256,12 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
     };
     let workload = Workload {
         isl: Some(a.workload.isl.unwrap_or(ESTIMATE_ISL)),
-        osl: Some(a.workload.osl.unwrap_or(ESTIMATE_OSL)),
+        // A prefill-only estimate has no decode; the exp file needs osl ≥ 2
+        // and the prefill pass does not depend on it.
+        osl: Some(match static_phases {
+            Some(StaticPhases::Prefill) => a.workload.osl.unwrap_or(ESTIMATE_OSL).max(2),
+            _ => a.workload.osl.unwrap_or(ESTIMATE_OSL),
+        }),
         ..a.workload.clone()
     };
     let mut r = super::request(
@@ -264,10 +283,10 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
     let moe = r.is_moe;
     let mut spec = ExpSpec::new(
         "estimate",
-        if mode == "agg" { "agg" } else { "disagg" },
+        if mode == "disagg" { "disagg" } else { "agg" },
         &backend,
     );
-    let pools = if mode == "agg" {
+    let pools = if mode != "disagg" {
         let p = layout(
             moe,
             a.tp_size,
@@ -356,7 +375,10 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
                 )?,
                 _ => return Err("internal: agg request resolved to disagg".into()),
             };
-            price_agg_point(task, &factory, p, a.batch_size, ctx, frac)
+            match static_phases {
+                Some(ph) => price_static_point(task, &factory, p, a.batch_size, ph),
+                None => price_agg_point(task, &factory, p, a.batch_size, ctx, frac),
+            }
         }
         Some((p, d)) => price_disagg_point(task, &factory, p, d),
     }
@@ -406,7 +428,7 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
                 task.database_mode.name().into()
             },
             isl: task.isl,
-            osl: task.osl,
+            osl: a.workload.osl.unwrap_or(ESTIMATE_OSL),
             prefix: task.prefix,
             nextn: task.nextn,
             nextn_accepted: task.nextn_accepted,
