@@ -103,7 +103,7 @@ enum Command {
     Default(Box<verbs::default::DefaultArgs>),
     /// TTFT, TPOT and throughput of one configuration (the reference's `cli estimate`).
     #[command(
-        after_help = "Defaults: --isl 1024 --osl 1024 --batch-size 128 --tp 1 --ctx-tokens ISL --estimate-mode agg --backend trtllm --database-mode SILICON.\n\nExamples:\n  xpyd estimate --model Qwen/Qwen3-32B --system h200_sxm --tp 2 --bs 64 --isl 4000 --osl 1000 --breakdown\n  xpyd estimate --model Qwen/Qwen3-32B --system h200_sxm --estimate-mode disagg --p-tp 2 --p-bs 1 --p-workers 2 --d-tp 4 --d-bs 64 --d-workers 1"
+        after_help = "Defaults: --isl 1024 --osl 1024 --batch-size 128 --tp 1 --ctx-tokens ISL --estimate-mode agg (or disagg, static, static_ctx, static_gen) --backend trtllm --database-mode SILICON.\n\nExamples:\n  xpyd estimate --model Qwen/Qwen3-32B --system h200_sxm --tp 2 --bs 64 --isl 4000 --osl 1000 --breakdown\n  xpyd estimate --model Qwen/Qwen3-32B --system h200_sxm --estimate-mode disagg --p-tp 2 --p-bs 1 --p-workers 2 --d-tp 4 --d-bs 64 --d-workers 1"
     )]
     Estimate(Box<verbs::estimate::EstimateArgs>),
     /// The fewest GPUs per serving mode for a target load under the SLA (the reference's `cli recommend`).

@@ -98,8 +98,14 @@ fn estimate_equals_the_reference() {
             }
             Err(m) => panic!("{name}: {m}"),
         };
+        // Static modes print only the phase they price (no TTFT for a
+        // decode-only estimate, no TPOT for a prefill-only one).
         let (ttft, tpot) = (value(&stdout, "TTFT:"), value(&stdout, "TPOT:"));
-        let (ttft, tpot) = (ttft.expect("TTFT"), tpot.expect("TPOT"));
+        assert!(
+            ttft.is_some() || tpot.is_some(),
+            "{name}: no latency in the reference output"
+        );
+        let (ttft, tpot) = (ttft.unwrap_or(0.0), tpot.unwrap_or(0.0));
         assert!(
             close(e.row.ttft_ms, ttft, 1e-4),
             "{name}: TTFT {} vs reference {ttft}",
@@ -116,6 +122,13 @@ fn estimate_equals_the_reference() {
             "{name}: tokens/s/gpu {} vs reference {tpg}",
             e.row.tokens_per_s_per_gpu
         );
+        if let Some(g) = value(&stdout, "Generation lat.:") {
+            assert!(
+                close(e.row.request_latency_ms, g, 1e-4),
+                "{name}: decode pass {} vs {g}",
+                e.row.request_latency_ms
+            );
+        }
         if let Some(c) = value(&stdout, "Concurrency:") {
             assert_eq!(e.row.concurrency.round(), c, "{name}: concurrency");
         }
@@ -519,5 +532,165 @@ fn recommend_equals_the_reference() {
         compared.len() >= 4,
         "only {} recommend cases compared",
         compared.len()
+    );
+}
+
+#[derive(Parser)]
+struct SupportCli {
+    #[command(flatten)]
+    a: verbs::support::SupportArgs,
+}
+
+/// The reference's verdicts: (system, backend) → (agg, disagg) as YES/NO/-,
+/// from its single check or its matrix.
+fn reference_support(stdout: &str, argv: &[String]) -> Vec<((String, String), (String, String))> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let flag = |f: &str| {
+        argv.iter()
+            .position(|a| a == f)
+            .and_then(|i| argv.get(i + 1))
+            .cloned()
+    };
+    if let Some(at) = lines.iter().position(|l| l.contains("Aggregated Support:")) {
+        let v = |l: &str| l.split(':').nth(1).unwrap_or_default().trim().to_string();
+        let system = flag("--system").unwrap_or_default();
+        let backend = flag("--backend").unwrap_or_else(|| "trtllm".into());
+        return vec![((system, backend), (v(lines[at]), v(lines[at + 1])))];
+    }
+    let Some(h) = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("System "))
+    else {
+        return Vec::new();
+    };
+    let backends: Vec<String> = lines[h - 1]
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    for l in &lines[h + 2..] {
+        if l.starts_with('=') {
+            break;
+        }
+        let cells: Vec<&str> = l.split_whitespace().collect();
+        for (i, b) in backends.iter().enumerate() {
+            let (a, d) = (cells[1 + 2 * i], cells[2 + 2 * i]);
+            out.push((
+                (cells[0].to_string(), b.clone()),
+                (a.to_string(), d.to_string()),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn support_equals_the_reference() {
+    let Some(session) = session() else { return };
+    let mut cells = 0;
+    for (name, argv, stdout) in ok_cases("support") {
+        let cli =
+            SupportCli::try_parse_from(std::iter::once("support".to_string()).chain(argv.clone()))
+                .unwrap_or_else(|e| panic!("{name}: flags do not parse: {e}"));
+        let ours =
+            verbs::support::support(&session, &cli.a).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let theirs = reference_support(&stdout, &argv);
+        if theirs.is_empty() {
+            // The reference found no version for the combination at all.
+            assert!(
+                ours.rows.iter().all(|r| r.version.is_none()),
+                "{name}: {:?}",
+                ours.rows
+            );
+            continue;
+        }
+        for ((system, backend), (agg, disagg)) in theirs {
+            let r = ours
+                .rows
+                .iter()
+                .find(|r| r.system == system && r.backend == backend)
+                .unwrap_or_else(|| panic!("{name}: no row for {system}/{backend}"));
+            let show = |c: &Option<String>| match c.as_deref() {
+                Some("yes") => "YES",
+                Some("no") => "NO",
+                _ => "-",
+            };
+            assert_eq!(
+                (show(&r.agg), show(&r.disagg)),
+                (agg.as_str(), disagg.as_str()),
+                "{name}: {system}/{backend}: {}",
+                r.reason
+            );
+            cells += 1;
+        }
+    }
+    assert!(cells >= 40, "only {cells} support cells compared");
+}
+
+/// `xpyd new` writes a file the loader accepts, without errors, for every
+/// model of the built-in catalog on every system with measured data.
+#[test]
+fn new_loads_for_every_catalog_model_and_system() {
+    let Some(session) = session() else { return };
+    let systems: Vec<String> = session
+        .catalog
+        .db
+        .system_names()
+        .into_iter()
+        .filter(|s| {
+            xpyd::domain::Backend::ALL
+                .iter()
+                .any(|b| !session.catalog.db.versions(s, *b).0.is_empty())
+        })
+        .collect();
+    assert!(systems.len() >= 5, "systems with data: {systems:?}");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for model in xpyd::model::known_models() {
+        for system in &systems {
+            // A backend with data on this system (trtllm when it has some).
+            let Some(backend) = xpyd::domain::Backend::ALL
+                .iter()
+                .find(|b| !session.catalog.db.versions(system, **b).0.is_empty())
+            else {
+                continue;
+            };
+            let a = verbs::new::NewArgs {
+                target: verbs::flags::Target {
+                    model_path: model.to_string(),
+                    system: system.clone(),
+                    backend: Some(backend.name().into()),
+                    ..Default::default()
+                },
+                total_gpus: 8,
+                workload: Default::default(),
+                sla: Default::default(),
+                kernels: Default::default(),
+                serving_mode: "auto".into(),
+                output: None,
+                open: false,
+                inert: Default::default(),
+                unsupported: Default::default(),
+                unsupported_fraction: Default::default(),
+            };
+            let text = match verbs::new::starter_or_hybrid(&session, &a) {
+                Ok(t) => t,
+                Err(e) => {
+                    failures.push(format!("{model} on {system}: new: {e}"));
+                    continue;
+                }
+            };
+            match xpyd::exp::load_str(&text, "new.yaml", &session.catalog) {
+                Ok(f) => assert_eq!(f.tasks.len(), 2, "{model} on {system}"),
+                Err(e) => failures.push(format!("{model} on {system}: check: {e}")),
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

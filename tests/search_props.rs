@@ -78,6 +78,7 @@ impl WorkerFactory for Fake {
                 other_mem: 2.0 * GIB,
                 capacity_bytes: 80.0 * GIB,
                 backend_version: "x".into(),
+                kv_fraction: None,
             },
             num_layers: 32,
         })

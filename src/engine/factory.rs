@@ -332,6 +332,7 @@ impl WorkerFactory for EngineFactory<'_> {
             other_mem: sys.other_mem_bytes,
             capacity_bytes: sys.mem_capacity_bytes,
             backend_version: role.backend_version.clone(),
+            kv_fraction: None,
         };
         let _ = self.catalog;
         Ok(BuiltWorker {

@@ -54,6 +54,10 @@ pub struct WorkerMemory {
     pub other_mem: f64,
     pub capacity_bytes: f64,
     pub backend_version: String,
+    /// The KV memory fraction given by the user (`--free-gpu-memory-fraction`),
+    /// with the backend's meaning (of free memory for TRT-LLM, of total for
+    /// vLLM/SGLang); `None` keeps the backend's default.
+    pub kv_fraction: Option<f64>,
 }
 
 /// One footprint in GiB.
@@ -222,6 +226,11 @@ impl WorkerMemory {
 
     /// KV-cache fraction parameters: (fraction, reserved, tolerance, of_free).
     fn kv_budget_params(&self, static_path: bool) -> (f64, f64, f64, bool) {
+        let (f, reserved, tol, of_free) = self.default_kv_budget_params(static_path);
+        (self.kv_fraction.unwrap_or(f), reserved, tol, of_free)
+    }
+
+    fn default_kv_budget_params(&self, static_path: bool) -> (f64, f64, f64, bool) {
         match self.backend {
             Backend::Trtllm => (0.9, 0.015, 0.02, true),
             Backend::Vllm => {
@@ -332,6 +341,7 @@ pub(crate) mod test_support {
             other_mem: 3.5 * GIB,
             capacity_bytes: 80.0 * GIB,
             backend_version: "1.3.0rc20".into(),
+            kv_fraction: None,
         }
     }
 }

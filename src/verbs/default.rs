@@ -2,7 +2,9 @@
 //! with the reference's defaults. It runs the starter file `xpyd new` writes
 //! for the same flags, through the same session call as `xpyd run`.
 
-use super::flags::{Format, Inert, Kernels, Sla, Target, Unsupported, Workload};
+use super::flags::{
+    Format, Inert, Kernels, Sla, Target, Unsupported, UnsupportedFraction, Workload,
+};
 use crate::report::{ExperimentReport, RunReport};
 use crate::run::{CancelToken, RunOptions, Session};
 use clap::Args;
@@ -43,6 +45,8 @@ pub struct DefaultArgs {
     pub inert: Inert,
     #[command(flatten)]
     pub unsupported: Unsupported,
+    #[command(flatten)]
+    pub unsupported_fraction: UnsupportedFraction,
 }
 
 /// What `xpyd default` found: the run report (experiments `agg`, `disagg`)
@@ -65,6 +69,7 @@ pub fn exp_text(session: &Session, a: &DefaultArgs, total_gpus: u32) -> Result<S
         open: false,
         inert: a.inert.clone(),
         unsupported: a.unsupported.clone(),
+        unsupported_fraction: a.unsupported_fraction.clone(),
     };
     super::new::starter(session, &new)
 }
@@ -76,6 +81,7 @@ pub fn search(
     total_gpus: u32,
 ) -> Result<DefaultOutcome, String> {
     a.unsupported.check("default")?;
+    a.unsupported_fraction.check("default")?;
     let text = exp_text(session, a, total_gpus)?;
     let opts = RunOptions {
         systems_dir: None,
@@ -176,4 +182,57 @@ pub fn run(session: &Session, a: &DefaultArgs) -> Result<String, String> {
         save(&out, dir)?;
     }
     render(&out, a.format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{DatabaseInfo, Row};
+
+    fn exp(name: &str, cluster: Option<f64>) -> ExperimentReport {
+        ExperimentReport {
+            name: name.into(),
+            best: cluster.map(|c| Row {
+                tokens_per_s_per_gpu_cluster: c,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn report(exps: Vec<ExperimentReport>, best: Option<&str>) -> RunReport {
+        RunReport {
+            file: "x".into(),
+            experiments: exps,
+            best_experiment: best.map(str::to_string),
+            database: DatabaseInfo {
+                kind: "builtin".into(),
+                source: String::new(),
+                path: None,
+            },
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn verdict_names_the_winner_and_the_ratio() {
+        let r = report(
+            vec![exp("agg", Some(897.3)), exp("disagg", Some(831.0))],
+            Some("agg"),
+        );
+        assert_eq!(
+            verdict(&r),
+            "verdict: agg wins at 897.30 tokens/s/gpu (1.08x disagg)"
+        );
+        let r = report(
+            vec![exp("agg", None), exp("disagg", Some(100.0))],
+            Some("disagg"),
+        );
+        assert_eq!(
+            verdict(&r),
+            "verdict: disagg wins at 100.00 tokens/s/gpu (agg has no configuration under the SLA)"
+        );
+        let r = report(vec![exp("agg", None)], None);
+        assert!(verdict(&r).contains("no experiment"));
+    }
 }

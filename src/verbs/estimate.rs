@@ -8,10 +8,11 @@ use crate::domain::Parallel;
 use crate::engine::factory::EngineFactory;
 use crate::report::Row;
 use crate::run::Session;
-use crate::search::experiment::{price_agg_point, price_disagg_point, FixedPool, PointError};
+use crate::search::experiment::{
+    price_agg_point, price_disagg_point, price_static_point, FixedPool, PointError, StaticPhases,
+};
 use clap::Args;
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The reference `estimate` defaults (not the exp file's).
@@ -23,7 +24,8 @@ pub const ESTIMATE_BATCH: u32 = 128;
 pub struct EstimateArgs {
     #[command(flatten)]
     pub target: Target,
-    /// agg, or disagg (with --prefill-*/--decode-* batch sizes and worker counts).
+    /// agg, disagg (with --prefill-*/--decode-* batch sizes and worker
+    /// counts), or static / static_ctx / static_gen (one batch, no in-flight batching).
     #[arg(long, default_value = "agg")]
     pub estimate_mode: String,
     #[command(flatten)]
@@ -85,6 +87,16 @@ pub struct EstimateArgs {
     pub fmha_quant_mode: Option<String>,
     #[arg(long)]
     pub comm_quant_mode: Option<String>,
+    /// KV memory fraction of the backend (TRT-LLM: of free memory; vLLM and
+    /// SGLang: of total memory) that the batch's KV cache is checked against.
+    #[arg(long)]
+    pub free_gpu_memory_fraction: Option<f64>,
+    /// Disagg: the prefill pool's fraction (default: --free-gpu-memory-fraction).
+    #[arg(long)]
+    pub prefill_free_gpu_memory_fraction: Option<f64>,
+    /// Disagg: the decode pool's fraction (default: --free-gpu-memory-fraction).
+    #[arg(long)]
+    pub decode_free_gpu_memory_fraction: Option<f64>,
     #[command(flatten)]
     pub kernels: Kernels,
     /// Print the per-op and memory breakdown (JSON: the row's `detail`).
@@ -100,8 +112,8 @@ pub struct EstimateArgs {
     /// Accepted for compatibility (one configuration has one row).
     #[arg(long)]
     pub top_n: Option<usize>,
-    /// Static modes only in the reference; not used.
-    #[arg(long, hide = true)]
+    /// Static modes: decode steps per priced sample (only the engine's 32).
+    #[arg(long)]
     pub stride: Option<u32>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -171,8 +183,8 @@ fn layout(
                 "{role}: a MoE model needs --moe-tp-size or --moe-ep-size (tp × dp = moe_tp × moe_ep)"
             ))
         }
-        (Some(t), None) if t > 0 && width % t == 0 => (t, width / t),
-        (None, Some(e)) if e > 0 && width % e == 0 => (width / e, e),
+        (Some(t), None) if t > 0 && width.is_multiple_of(t) => (t, width / t),
+        (None, Some(e)) if e > 0 && width.is_multiple_of(e) => (width / e, e),
         (Some(t), Some(e)) => (t, e),
         (t, e) => {
             return Err(format!(
@@ -209,19 +221,46 @@ fn oom_message(a: &EstimateArgs, e: PointError) -> String {
 pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String> {
     a.unsupported.check("estimate")?;
     let mode = a.estimate_mode.as_str();
-    if !matches!(mode, "agg" | "disagg") {
-        return Err(format!(
-            "--estimate-mode {mode} is not supported: use agg or disagg (static, AFD and EPD modes are not modelled)"
-        ));
+    let static_phases = match mode {
+        "agg" | "disagg" => None,
+        "static" => Some(StaticPhases::Both),
+        "static_ctx" => Some(StaticPhases::Prefill),
+        "static_gen" => Some(StaticPhases::Decode),
+        _ => {
+            return Err(format!(
+                "--estimate-mode {mode} is not supported: use agg, disagg, static, static_ctx or static_gen (AFD and EPD are not modelled)"
+            ))
+        }
+    };
+    // xpyd prices a decode pass the way the search does (the engine's
+    // 32-step stride); another stride would be a different approximation.
+    if static_phases.is_some() && a.stride.is_some_and(|s| s != 32) {
+        return Err("--stride is not supported: static decode passes are priced with the engine's stride of 32".into());
     }
     let backend = super::flags::backend(a.target.backend.as_deref())?;
+    let frac = super::flags::fraction(a.free_gpu_memory_fraction, "--free-gpu-memory-fraction")?;
+    let pfrac = super::flags::fraction(
+        a.prefill_free_gpu_memory_fraction,
+        "--prefill-free-gpu-memory-fraction",
+    )?
+    .or(frac);
+    let dfrac = super::flags::fraction(
+        a.decode_free_gpu_memory_fraction,
+        "--decode-free-gpu-memory-fraction",
+    )?
+    .or(frac);
     let target = Target {
         backend: Some(backend.clone()),
         ..a.target.clone()
     };
     let workload = Workload {
         isl: Some(a.workload.isl.unwrap_or(ESTIMATE_ISL)),
-        osl: Some(a.workload.osl.unwrap_or(ESTIMATE_OSL)),
+        // A prefill-only estimate has no decode; the exp file needs osl ≥ 2
+        // and the prefill pass does not depend on it.
+        osl: Some(match static_phases {
+            Some(StaticPhases::Prefill) => a.workload.osl.unwrap_or(ESTIMATE_OSL).max(2),
+            _ => a.workload.osl.unwrap_or(ESTIMATE_OSL),
+        }),
         ..a.workload.clone()
     };
     let mut r = super::request(
@@ -243,10 +282,10 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
     let moe = r.is_moe;
     let mut spec = ExpSpec::new(
         "estimate",
-        if mode == "agg" { "agg" } else { "disagg" },
+        if mode == "disagg" { "disagg" } else { "agg" },
         &backend,
     );
-    let pools = if mode == "agg" {
+    let pools = if mode != "disagg" {
         let p = layout(
             moe,
             a.tp_size,
@@ -302,11 +341,13 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
                 layout: pl,
                 bs: pbs,
                 workers: pw,
+                kv_fraction: pfrac,
             },
             FixedPool {
                 layout: dl,
                 bs: dbs,
                 workers: dw,
+                kv_fraction: dfrac,
             },
         ))
     };
@@ -333,7 +374,10 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
                 )?,
                 _ => return Err("internal: agg request resolved to disagg".into()),
             };
-            price_agg_point(task, &factory, p, a.batch_size, ctx)
+            match static_phases {
+                Some(ph) => price_static_point(task, &factory, p, a.batch_size, ph),
+                None => price_agg_point(task, &factory, p, a.batch_size, ctx, frac),
+            }
         }
         Some((p, d)) => price_disagg_point(task, &factory, p, d),
     }
@@ -354,8 +398,12 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
         row,
         kv_warning: priced.kv_over_gib.map(|over| {
             format!(
-                "batch size {} needs more KV cache than the backend's default KV memory fraction leaves ({over:.1} GiB over): the engine would queue the excess requests, so TTFT is optimistic and TPOT inexact",
-                a.batch_size
+                "batch size {} needs more KV cache than {} leaves ({over:.1} GiB over): the engine would queue the excess requests, so TTFT is optimistic and TPOT inexact",
+                a.batch_size,
+                match frac {
+                    Some(f) => format!("a KV memory fraction of {f}"),
+                    None => "the backend's default KV memory fraction".into(),
+                }
             )
         }),
         warnings: file
@@ -370,154 +418,21 @@ pub fn estimate(session: &Session, a: &EstimateArgs) -> Result<Estimate, String>
             decode_system,
             backend: first.backend.name().into(),
             version: first.backend_version.clone(),
-            database_mode: task.database_mode.name().into(),
+            database_mode: if session.catalog.db.kind() == crate::system::DbKind::Builtin {
+                format!(
+                    "SOL: built-in specs; {} needs the measured database",
+                    task.database_mode.name()
+                )
+            } else {
+                task.database_mode.name().into()
+            },
             isl: task.isl,
-            osl: task.osl,
+            osl: a.workload.osl.unwrap_or(ESTIMATE_OSL),
             prefix: task.prefix,
             nextn: task.nextn,
             nextn_accepted: task.nextn_accepted,
         },
     })
-}
-
-fn thousands(v: f64) -> String {
-    let s = format!("{v:.2}");
-    let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}.{frac}")
-}
-
-/// The table `xpyd estimate` prints.
-pub fn render_table(e: &Estimate) -> String {
-    let h = &e.header;
-    let r = &e.row;
-    let mut o = String::new();
-    let _ = writeln!(o, "xpyd estimate ({})", e.mode);
-    let sys = match &h.decode_system {
-        Some(d) => format!("{} (prefill) + {d} (decode)", h.system),
-        None => h.system.clone(),
-    };
-    let _ = writeln!(o, "  model            {}", h.model);
-    let _ = writeln!(o, "  system           {sys}");
-    let _ = writeln!(
-        o,
-        "  backend          {} {} ({})",
-        h.backend, h.version, h.database_mode
-    );
-    let mut wl = format!("isl {}, osl {}", h.isl, h.osl);
-    if h.prefix > 0 {
-        wl.push_str(&format!(", prefix {}", h.prefix));
-    }
-    if h.nextn > 0 {
-        wl.push_str(&format!(
-            ", MTP nextn {} ({} accepted/step)",
-            h.nextn, h.nextn_accepted
-        ));
-    }
-    let _ = writeln!(o, "  workload         {wl}");
-    match (&r.prefill, &r.decode) {
-        (Some(p), Some(d)) => {
-            let _ = writeln!(
-                o,
-                "  prefill          {} x{} workers, batch {} ({} GPUs each)",
-                crate::deploy::short_parallel(&p.parallel),
-                p.workers,
-                p.bs,
-                p.gpus_per_worker
-            );
-            let _ = writeln!(
-                o,
-                "  decode           {} x{} workers, batch {} ({} GPUs each)",
-                crate::deploy::short_parallel(&d.parallel),
-                d.workers,
-                d.bs,
-                d.gpus_per_worker
-            );
-            let _ = writeln!(o, "  GPUs             {}", r.num_total_gpus);
-        }
-        _ => {
-            let _ = writeln!(
-                o,
-                "  configuration    {} batch {}, {} context tokens per step ({} GPUs)",
-                crate::deploy::short_parallel(r.parallel.as_deref().unwrap_or("")),
-                r.bs.unwrap_or(0),
-                r.ctx_tokens.unwrap_or(0),
-                r.num_total_gpus
-            );
-        }
-    }
-    let _ = writeln!(o, "  TTFT             {:.3} ms", r.ttft_ms);
-    let _ = writeln!(o, "  TPOT             {:.3} ms", r.tpot_ms);
-    let _ = writeln!(o, "  request latency  {:.3} ms", r.request_latency_ms);
-    let _ = writeln!(o, "  tokens/s         {}", thousands(r.tokens_per_s));
-    let _ = writeln!(
-        o,
-        "  tokens/s/gpu     {}",
-        thousands(r.tokens_per_s_per_gpu)
-    );
-    let _ = writeln!(
-        o,
-        "  tokens/s/user    {}",
-        thousands(r.tokens_per_s_per_user)
-    );
-    let _ = writeln!(o, "  requests/s       {:.3}", r.seq_per_s);
-    let _ = writeln!(o, "  concurrency      {:.0}", r.concurrency);
-    match (&r.prefill, &r.decode) {
-        (Some(p), Some(d)) => {
-            let _ = writeln!(
-                o,
-                "  memory/GPU       prefill {:.3} GiB, decode {:.3} GiB",
-                p.memory_gib, d.memory_gib
-            );
-        }
-        _ => {
-            let _ = writeln!(o, "  memory/GPU       {:.2} GiB", r.memory_gib);
-        }
-    }
-    if let Some(d) = &r.detail {
-        o.push_str(&render_breakdown(d));
-    }
-    o
-}
-
-fn render_breakdown(d: &crate::report::Detail) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "\nbreakdown");
-    for m in &d.memory {
-        let _ = writeln!(
-            o,
-            "  memory ({}): weights {:.2} + activations {:.2} + KV {:.2} + NCCL {:.2} + other {:.2} = {:.2} of {:.1} GiB",
-            m.role, m.weights, m.activations, m.kvcache, m.nccl, m.others, m.total, m.capacity
-        );
-    }
-    if let Some(s) = &d.scheduler {
-        let _ = writeln!(
-            o,
-            "  scheduler: {} mixed steps of {:.3} ms ({} context tokens + {} decode requests), {} gen-only steps of {:.3} ms, TTFT queue factor {:.3}",
-            s.num_mix_steps, s.mix_step_ms, s.mix_context_tokens, s.mix_decode_requests, s.num_genonly_steps, s.genonly_step_ms, s.ttft_queue_factor
-        );
-    }
-    if let Some(t) = &d.timing {
-        let _ = writeln!(
-            o,
-            "  TTFT = {:.3} ms engine × {} correction × {} autoscale; TPOT = {:.3} ms ÷ {} steps × {} correction ÷ {} tokens/step",
-            t.prefill_engine_ms, t.prefill_correction, t.ttft_autoscale, t.decode_engine_pass_ms, t.decode_steps, t.decode_correction, t.tokens_per_step
-        );
-    }
-    for s in &d.steps {
-        let _ = writeln!(o, "  {} — {:.3} ms", s.label, s.total_ms);
-        for op in &s.ops {
-            let _ = writeln!(o, "    {:<40} {:>10.3} ms  {}", op.name, op.ms, op.source);
-        }
-    }
-    o
 }
 
 /// `xpyd estimate`: the text for stdout and the warnings for stderr.
@@ -526,7 +441,7 @@ pub fn run(session: &Session, a: &EstimateArgs) -> Result<(String, Vec<String>),
     let mut warnings = e.warnings.clone();
     warnings.extend(e.kv_warning.clone());
     let text = match a.format {
-        Format::Table => render_table(&e),
+        Format::Table => super::estimate_table::render_table(&e),
         Format::Json => serde_json::to_string_pretty(&e)
             .map(|s| s + "\n")
             .map_err(|err| format!("encoding JSON: {err}"))?,

@@ -141,9 +141,6 @@ unsupported_flags! {
         encoder_latency_correction: "encoder-latency-correction" => "encode workers are not modelled",
         encoder_batch_size: "encoder-batch-size" => "encode workers are not modelled",
         encoder_num_workers: "encoder-num-workers" => "encode workers are not modelled",
-        free_gpu_memory_fraction: "free-gpu-memory-fraction" => "the backend's default KV fraction is used",
-        prefill_free_gpu_memory_fraction: "prefill-free-gpu-memory-fraction" => "the backend's default KV fraction is used",
-        decode_free_gpu_memory_fraction: "decode-free-gpu-memory-fraction" => "the backend's default KV fraction is used",
         max_seq_len: "max-seq-len" => "the backend's default (isl + osl) is used",
         prefill_max_seq_len: "prefill-max-seq-len" => "the backend's default is used",
         decode_max_seq_len: "decode-max-seq-len" => "the backend's default is used",
@@ -178,6 +175,26 @@ unsupported_flags! {
         model_cache: "model-cache" => "xpyd writes no deployment bundles",
         transport: "transport" => "xpyd writes no deployment bundles",
         image_pull_secret: "image-pull-secret" => "xpyd writes no deployment bundles",
+    }
+}
+
+unsupported_flags! {
+    /// The KV memory fraction: only `estimate` models it (one batch is
+    /// checked against it); the searching verbs keep the backend's default.
+    UnsupportedFraction {
+        free_gpu_memory_fraction: "free-gpu-memory-fraction" => "the searches use the backend's default KV fraction; `xpyd estimate` takes it",
+        prefill_free_gpu_memory_fraction: "prefill-free-gpu-memory-fraction" => "the searches use the backend's default KV fraction; `xpyd estimate` takes it",
+        decode_free_gpu_memory_fraction: "decode-free-gpu-memory-fraction" => "the searches use the backend's default KV fraction; `xpyd estimate` takes it",
+    }
+}
+
+/// A KV memory fraction as the reference accepts it: finite, in (0, 1].
+pub fn fraction(v: Option<f64>, flag: &str) -> Result<Option<f64>, String> {
+    match v {
+        Some(f) if !(f.is_finite() && f > 0.0 && f <= 1.0) => {
+            Err(format!("{flag} must be a number in (0, 1], got {f}"))
+        }
+        other => Ok(other),
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod default;
 pub mod estimate;
+pub mod estimate_table;
 pub mod exp_text;
 pub mod flags;
 pub mod new;

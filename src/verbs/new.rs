@@ -3,7 +3,7 @@
 //! would run and their whole search space written out.
 
 use super::exp_text::{request_yaml, starter_yaml, ExpSpec, Request};
-use super::flags::{Inert, Kernels, Sla, Target, Unsupported, Workload};
+use super::flags::{Inert, Kernels, Sla, Target, Unsupported, UnsupportedFraction, Workload};
 use crate::exp::Task;
 use crate::run::Session;
 use clap::Args;
@@ -35,6 +35,8 @@ pub struct NewArgs {
     pub inert: Inert,
     #[command(flatten)]
     pub unsupported: Unsupported,
+    #[command(flatten)]
+    pub unsupported_fraction: UnsupportedFraction,
 }
 
 /// Resolve `exps` of request `r` with the real loader and render the
@@ -73,6 +75,7 @@ fn header(r: &Request) -> String {
 /// The starter text for `a` (what `xpyd new` prints or writes).
 pub fn starter(session: &Session, a: &NewArgs) -> Result<String, String> {
     a.unsupported.check("new")?;
+    a.unsupported_fraction.check("new")?;
     let r = super::request(
         session,
         &a.target,
@@ -86,10 +89,29 @@ pub fn starter(session: &Session, a: &NewArgs) -> Result<String, String> {
     starter_for(session, &r, &exps, &header(&r)).map(|(t, _)| t)
 }
 
+/// The starter of `xpyd new`. Without an explicit --database-mode, a model
+/// whose checkpoint quantization has no measured data on the system (e.g.
+/// fp8 DeepSeek on A100) gets a HYBRID starter instead of an error, and the
+/// header says why: a newcomer's first file should load.
+pub fn starter_or_hybrid(session: &Session, a: &NewArgs) -> Result<String, String> {
+    match starter(session, a) {
+        Err(e) if a.target.database_mode.is_none() => {
+            let mut h = a.clone();
+            h.target.database_mode = Some("HYBRID".into());
+            let text = starter(session, &h).map_err(|_| e.clone())?;
+            let why = e.lines().next().unwrap_or_default().to_string();
+            Ok(format!(
+                "# SILICON (measured data only) cannot run this combination:\n#   {why}\n# so this file uses HYBRID: estimates fill what the database lacks.\n{text}"
+            ))
+        }
+        other => other,
+    }
+}
+
 /// `xpyd new`: print or write the starter; with `--open`, explore it.
 /// Returns the text for stdout (empty when written to a file).
 pub fn run(session: &Session, a: &NewArgs) -> Result<String, String> {
-    let text = starter(session, a)?;
+    let text = starter_or_hybrid(session, a)?;
     match &a.output {
         Some(path) => {
             super::write_file(path, &text)?;

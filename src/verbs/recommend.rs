@@ -7,7 +7,9 @@
 //! ([`gpus_needed`]), keeps the cheapest row per layout and ranks by GPUs.
 
 use super::exp_text::request_yaml;
-use super::flags::{Format, Inert, Kernels, Sla, Target, Unsupported, Workload};
+use super::flags::{
+    Format, Inert, Kernels, Sla, Target, Unsupported, UnsupportedFraction, Workload,
+};
 use crate::exp::Catalog;
 use crate::report::{Row, RunReport};
 use crate::run::{CancelToken, RunOptions, Session};
@@ -40,7 +42,7 @@ pub struct RecommendArgs {
     /// Layouts listed per mode.
     #[arg(long, default_value_t = 5)]
     pub top_n: usize,
-    /// Write `<DIR>/<mode>/recommend.csv`-style CSVs of the ranked rows and the exp file run.
+    /// Write `<DIR>/<mode>/best_config_topn.csv` (the ranked, sized rows) and the exp file run.
     #[arg(long)]
     pub save_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
@@ -49,6 +51,8 @@ pub struct RecommendArgs {
     pub inert: Inert,
     #[command(flatten)]
     pub unsupported: Unsupported,
+    #[command(flatten)]
+    pub unsupported_fraction: UnsupportedFraction,
 }
 
 impl RecommendArgs {
@@ -73,6 +77,7 @@ impl RecommendArgs {
             format: a.format,
             inert: a.inert.clone(),
             unsupported: a.unsupported.clone(),
+            unsupported_fraction: a.unsupported_fraction.clone(),
         }
     }
 }
@@ -228,6 +233,9 @@ pub struct Recommendation {
     pub modes: Vec<ModeAnswer>,
     #[serde(skip)]
     pub exp_text: String,
+    /// The searched experiments (without their candidate rows), for CSV headers.
+    #[serde(skip)]
+    pub experiments: Vec<crate::report::ExperimentReport>,
 }
 
 fn powers_of_two_upto(n: u32) -> Vec<u32> {
@@ -255,6 +263,7 @@ fn retriable(rep: &RunReport) -> bool {
 /// Answer `a`.
 pub fn recommend(session: &Session, a: &RecommendArgs) -> Result<Recommendation, String> {
     a.unsupported.check("recommend")?;
+    a.unsupported_fraction.check("recommend")?;
     let target = match (a.target_request_rate, a.target_concurrency) {
         (Some(r), None) => LoadTarget::RequestRate(r),
         (None, Some(c)) => LoadTarget::Concurrency(c),
@@ -344,6 +353,14 @@ pub fn recommend(session: &Session, a: &RecommendArgs) -> Result<Recommendation,
             },
             modes,
             exp_text: text,
+            experiments: rep
+                .experiments
+                .into_iter()
+                .map(|mut e| {
+                    e.feasible.clear();
+                    e
+                })
+                .collect(),
         });
     }
 }
@@ -384,15 +401,8 @@ pub fn render_table(rec: &Recommendation) -> String {
         }
         let _ = writeln!(
             o,
-            "  {:>4}  {:>12}  {:>13}  {:>9}  {:>8}  {:>14}  {:>8}  {}",
-            "rank",
-            "tokens/s/gpu",
-            "tokens/s/user",
-            "TTFT",
-            "TPOT",
-            "total_gpus",
-            "replicas",
-            "configuration"
+            "  {:>4}  {:>12}  {:>13}  {:>9}  {:>8}  {:>14}  {:>8}  configuration",
+            "rank", "tokens/s/gpu", "tokens/s/user", "TTFT", "TPOT", "total_gpus", "replicas"
         );
         for (i, r) in m.rows.iter().enumerate() {
             let _ = writeln!(
@@ -427,14 +437,10 @@ pub fn render_table(rec: &Recommendation) -> String {
 pub fn run(session: &Session, a: &RecommendArgs) -> Result<String, String> {
     let rec = recommend(session, a)?;
     if let Some(dir) = &a.save_dir {
-        for m in &rec.modes {
-            let e = crate::report::ExperimentReport {
-                name: m.mode.clone(),
-                ..Default::default()
-            };
+        for (m, e) in rec.modes.iter().zip(&rec.experiments) {
             super::write_file(
                 &dir.join(&m.mode).join("best_config_topn.csv"),
-                &crate::report::csv::rows_csv(&e, &m.rows),
+                &crate::report::csv::rows_csv(e, &m.rows),
             )?;
         }
         super::write_file(&dir.join("exp.yaml"), &rec.exp_text)?;

@@ -13,7 +13,10 @@ mod point;
 mod rows;
 mod worker;
 
-pub use point::{price_agg_point, price_disagg_point, FixedPool, PointError, PricedPoint};
+pub use point::{
+    price_agg_point, price_disagg_point, price_static_point, FixedPool, PointError, PricedPoint,
+    StaticPhases,
+};
 pub use worker::{BuiltWorker, RoleKind, WorkerFactory};
 
 use crate::domain::Parallel;

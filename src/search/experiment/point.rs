@@ -48,20 +48,23 @@ impl std::fmt::Display for PointError {
 }
 
 /// Price the agg worker of `task` with layout `p` at batch `bs` and a
-/// context-token budget of `ctx_tokens` per mixed step.
+/// context-token budget of `ctx_tokens` per mixed step; `kv_fraction`
+/// replaces the backend's default KV memory fraction.
 pub fn price_agg_point(
     task: &Task,
     factory: &dyn WorkerFactory,
     p: Parallel,
     bs: u32,
     ctx_tokens: u32,
+    kv_fraction: Option<f64>,
 ) -> Result<PricedPoint, PointError> {
     let Roles::Agg { worker: role } = &task.roles else {
         return Err(PointError::Other("not an agg experiment".into()));
     };
-    let w = factory
+    let mut w = factory
         .build(task, RoleKind::Agg, p)
         .map_err(PointError::Other)?;
+    w.memory.kv_fraction = kv_fraction.or(w.memory.kv_fraction);
     let wl = AggWorkload {
         backend: role.backend,
         isl: task.isl,
@@ -91,12 +94,14 @@ pub fn price_agg_point(
 }
 
 /// One pool of a fixed xPyD replica.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FixedPool {
     pub layout: Parallel,
     /// Per-rank batch size.
     pub bs: u32,
     pub workers: u32,
+    /// Replaces the backend's default KV memory fraction for this pool.
+    pub kv_fraction: Option<f64>,
 }
 
 /// Price the disagg replica of `task` made of `prefill` and `decode` pools.
@@ -129,9 +134,10 @@ pub fn price_disagg_point(
         ),
         (RoleKind::Decode, drole, decode, t.decode_latency_correction),
     ] {
-        let w = factory
+        let mut w = factory
             .build(task, kind, pool.layout)
             .map_err(|e| PointError::Other(format!("{} worker: {e}", kind.name())))?;
+        w.memory.kv_fraction = pool.kv_fraction.or(w.memory.kv_fraction);
         let wl = WorkerWorkload {
             phase: if kind == RoleKind::Prefill {
                 Phase::Prefill
@@ -211,4 +217,155 @@ fn mtp_progress(task: &Task) -> f64 {
     } else {
         1.0
     }
+}
+
+/// Which passes a static estimate prices: the prefill of the batch, its
+/// decode, or both one after the other (no in-flight batching).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaticPhases {
+    Both,
+    Prefill,
+    Decode,
+}
+
+/// Price one static batch of `bs` requests on the agg worker of `task`:
+/// TTFT is the prefill pass, TPOT the decode pass over osl − 1 steps, and the
+/// throughput that of the batch finishing both (or the one phase asked for).
+pub fn price_static_point(
+    task: &Task,
+    factory: &dyn WorkerFactory,
+    p: Parallel,
+    bs: u32,
+    phases: StaticPhases,
+) -> Result<PricedPoint, PointError> {
+    let Roles::Agg { .. } = &task.roles else {
+        return Err(PointError::Other("not an agg experiment".into()));
+    };
+    let w = factory
+        .build(task, RoleKind::Agg, p)
+        .map_err(PointError::Other)?;
+    let price =
+        |e: crate::search::pricer::PriceError| PointError::Other(format!("no latency data: {e}"));
+    let ctx = if phases == StaticPhases::Decode {
+        0.0
+    } else {
+        w.pricer.static_ctx(bs).map_err(price)?
+    };
+    let steps = task.osl.saturating_sub(1);
+    let gen = if phases == StaticPhases::Prefill || steps == 0 {
+        0.0
+    } else {
+        w.pricer.static_gen(bs).map_err(price)? / mtp_progress(task)
+    };
+    let r3 = |x: f64| crate::numeric::round_half_even(x, 3);
+    let tpot = if gen > 0.0 {
+        gen / f64::from(steps)
+    } else {
+        0.0
+    };
+    let latency = ctx + gen;
+    let seq_s = if latency > 0.0 {
+        f64::from(bs) * 1000.0 / latency
+    } else {
+        0.0
+    };
+    // Tokens a request yields in the phases priced: the first token comes
+    // out of the prefill, the rest from the decode steps.
+    let tokens_out = match phases {
+        StaticPhases::Prefill => 1.0,
+        StaticPhases::Decode => f64::from(steps),
+        StaticPhases::Both => f64::from(task.osl),
+    };
+    let gpus = p.gpus();
+    let tokens_s = seq_s * tokens_out;
+    // The footprint of the batch at its longest: the whole sequence in KV.
+    let fp = w.memory.footprint(&crate::engine::memory::StepShape {
+        batch: bs,
+        num_tokens: if phases == StaticPhases::Decode {
+            u64::from(bs)
+        } else {
+            u64::from(bs) * u64::from(task.isl)
+        },
+        isl: task.isl,
+        osl: if phases == StaticPhases::Prefill {
+            1
+        } else {
+            task.osl
+        },
+        prefix: task.prefix,
+        max_seq_len: None,
+        mtp: crate::engine::memory::MtpScaling::Full,
+    });
+    let kv_over_gib = match w.memory.check(&fp, true) {
+        Fit::Oom { over_gib } => {
+            return Err(PointError::Oom {
+                role: "static".into(),
+                over_gib,
+            })
+        }
+        Fit::KvOom { over_gib } => Some(over_gib),
+        Fit::Fits => None,
+    };
+    let row = Row {
+        tokens_per_s_per_gpu: r3(tokens_s / f64::from(gpus)),
+        tokens_per_s_per_gpu_cluster: r3(tokens_s / f64::from(gpus)),
+        tokens_per_s_per_user: if tpot > 0.0 { r3(1000.0 / tpot) } else { 0.0 },
+        ttft_ms: r3(ctx),
+        tpot_ms: r3(tpot),
+        request_latency_ms: r3(latency),
+        request_rate: r3(seq_s),
+        concurrency: f64::from(bs),
+        num_total_gpus: gpus,
+        replicas: 1,
+        total_gpus_used: gpus,
+        memory_gib: r3(fp.total),
+        sla_met: tpot <= task.tpot,
+        seq_per_s: r3(seq_s),
+        seq_per_s_per_gpu: r3(seq_s / f64::from(gpus)),
+        tokens_per_s: r3(tokens_s),
+        parallel: Some(p.to_string()),
+        bs: Some(bs),
+        gpus_per_worker: Some(gpus),
+        ctx_tokens: Some(task.isl),
+        detail: Some(Detail {
+            memory: vec![gib(
+                &fp,
+                "static",
+                w.memory.capacity_bytes / crate::numeric::GIB,
+            )],
+            steps: [
+                (true, phases != StaticPhases::Decode),
+                (false, phases != StaticPhases::Prefill),
+            ]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .filter_map(|(prefill, _)| {
+                let ops = w.pricer.static_ops(bs, prefill)?;
+                let label = if prefill {
+                    "prefill pass"
+                } else {
+                    "decode pass (all steps)"
+                };
+                let total_ms = ops.iter().map(|o| o.1).sum();
+                Some(crate::report::StepBreakdown {
+                    label: format!("{label}, batch {bs}"),
+                    total_ms,
+                    ops: ops
+                        .into_iter()
+                        .map(|(name, ms, source)| crate::report::OpCost {
+                            name,
+                            ms,
+                            source,
+                            math_ms: None,
+                            mem_ms: None,
+                        })
+                        .collect(),
+                })
+            })
+            .collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok(PricedPoint { row, kv_over_gib })
 }

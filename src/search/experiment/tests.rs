@@ -59,6 +59,7 @@ impl WorkerFactory for Fake {
                 other_mem: 3.5 * GIB,
                 capacity_bytes: 80.0 * GIB,
                 backend_version: "x".into(),
+                kv_fraction: None,
             },
             num_layers: 64,
         })
