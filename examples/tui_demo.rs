@@ -91,7 +91,7 @@ impl Searcher for Fake {
         _: VaryKey,
         _: &[f64],
         _: &CancelToken,
-        _: &dyn Fn(&SweepPoint),
+        _: &(dyn Fn(&SweepPoint) + Sync),
     ) -> Result<(), RunError> {
         Err(RunError::Other(
             "the stand-in report has nothing to sweep; run without --fake".into(),

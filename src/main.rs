@@ -299,6 +299,7 @@ fn main() -> ExitCode {
         systems_dir: cli.systems_dir.clone(),
         top_n: top,
         keep_feasible: all,
+        skip_details: false,
     };
     let result: Result<(), String> = match &cli.command {
         Some(Command::Run {

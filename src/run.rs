@@ -4,7 +4,7 @@
 use crate::engine::cache::EngineCache;
 use crate::engine::factory::{DbCatalog, EngineFactory};
 use crate::report::{DatabaseInfo, ExperimentReport, RunReport, Warning};
-use crate::search::experiment::run_experiment;
+use crate::search::experiment::{run_experiment, run_experiment_with, Listing};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +22,9 @@ pub struct RunOptions {
     pub top_n: usize,
     /// Also return every feasible row (`ExperimentReport::feasible`).
     pub keep_feasible: bool,
+    /// Leave out the per-op details of the listed rows (sweeps compare best
+    /// rows only; details cost extra engine passes).
+    pub skip_details: bool,
 }
 
 /// Why a run produced no report.
@@ -164,11 +167,14 @@ impl Session {
                 return Err(RunError::Cancelled);
             }
             let rep = match EngineFactory::new(task, &self.catalog, self.cache.clone()) {
-                Ok(factory) => run_experiment(
+                Ok(factory) => run_experiment_with(
                     task,
                     &factory,
-                    opts.top_n.max(1),
-                    opts.keep_feasible,
+                    Listing {
+                        top_n: opts.top_n.max(1),
+                        keep_feasible: opts.keep_feasible,
+                        details: !opts.skip_details,
+                    },
                     cancel,
                     on_progress,
                 ),

@@ -7,6 +7,7 @@ use crate::exp::vary::{Setting, VaryKey};
 use crate::report::table::config_label;
 use crate::report::{Row, Status};
 use crate::run::{CancelToken, Progress, RunError, RunOptions, Session};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 
@@ -42,15 +43,21 @@ pub fn sweep(
     values: &[f64],
     opts: &RunOptions,
     cancel: &CancelToken,
-    on_point: &dyn Fn(&SweepPoint),
+    on_point: &(dyn Fn(&SweepPoint) + Sync),
 ) -> Result<SweepReport, RunError> {
     let (text, label) = crate::exp::read_text(path)?;
-    let mut points = Vec::new();
+    // A sweep compares best rows: per-op details would be dropped anyway.
+    let opts = &RunOptions {
+        skip_details: true,
+        ..opts.clone()
+    };
     for &value in values {
+        key.check(value).map_err(RunError::Other)?;
+    }
+    let point = |value: f64| -> Result<SweepPoint, RunError> {
         if cancel.is_cancelled() {
             return Err(RunError::Cancelled);
         }
-        key.check(value).map_err(RunError::Other)?;
         let started = std::time::Instant::now();
         let setting = Setting { key, value };
         let quiet = |_: Progress| {};
@@ -76,8 +83,15 @@ pub fn sweep(
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         };
         on_point(&point);
-        points.push(point);
-    }
+        Ok(point)
+    };
+    // Values run side by side: one value's search leaves the cores idle at
+    // its serial ends (resolution, picking), which another value fills. The
+    // report keeps the values' order; `on_point` hears them as they finish.
+    let points = values
+        .par_iter()
+        .map(|&v| point(v))
+        .collect::<Result<Vec<SweepPoint>, RunError>>()?;
     Ok(SweepReport {
         file: label,
         key,

@@ -295,7 +295,7 @@ fn knob_write_and_undo_on_disk() {
             _: xpyd::exp::vary::VaryKey,
             _: &[f64],
             _: &xpyd::run::CancelToken,
-            _: &dyn Fn(&xpyd::sweep::SweepPoint),
+            _: &(dyn Fn(&xpyd::sweep::SweepPoint) + Sync),
         ) -> Result<(), xpyd::run::RunError> {
             Err(xpyd::run::RunError::Other("not swept here".into()))
         }

@@ -765,7 +765,7 @@ fn fetch_success_reopens_the_searchers_database_before_searching() {
             _: xpyd::exp::vary::VaryKey,
             _: &[f64],
             _: &CancelToken,
-            _: &dyn Fn(&xpyd::sweep::SweepPoint),
+            _: &(dyn Fn(&xpyd::sweep::SweepPoint) + Sync),
         ) -> Result<(), RunError> {
             Err(RunError::Other("this test searcher does not sweep".into()))
         }

@@ -71,7 +71,7 @@ impl Searcher for Echo {
         _: xpyd::exp::vary::VaryKey,
         _: &[f64],
         _: &CancelToken,
-        _: &dyn Fn(&xpyd::sweep::SweepPoint),
+        _: &(dyn Fn(&xpyd::sweep::SweepPoint) + Sync),
     ) -> Result<(), RunError> {
         Err(RunError::Other("this test searcher does not sweep".into()))
     }

@@ -45,7 +45,7 @@ pub trait Searcher: Send + Sync {
         key: VaryKey,
         values: &[f64],
         cancel: &CancelToken,
-        on_point: &dyn Fn(&SweepPoint),
+        on_point: &(dyn Fn(&SweepPoint) + Sync),
     ) -> Result<(), RunError>;
 }
 
@@ -129,7 +129,7 @@ impl Searcher for EngineSearcher {
         key: VaryKey,
         values: &[f64],
         cancel: &CancelToken,
-        on_point: &dyn Fn(&SweepPoint),
+        on_point: &(dyn Fn(&SweepPoint) + Sync),
     ) -> Result<(), RunError> {
         // One best row per experiment and value: no feasible lists needed.
         let opts = RunOptions {

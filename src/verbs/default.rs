@@ -87,6 +87,7 @@ pub fn search(
         systems_dir: None,
         top_n: a.top_n.max(1),
         keep_feasible: false,
+        skip_details: false,
     };
     let report = session
         .run_text(

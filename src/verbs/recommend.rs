@@ -307,6 +307,8 @@ pub fn recommend(session: &Session, a: &RecommendArgs) -> Result<Recommendation,
             systems_dir: None,
             top_n: 1,
             keep_feasible: true,
+            // Sized rows carry no per-op detail.
+            skip_details: true,
         };
         let rep = session
             .run_text(

@@ -58,6 +58,37 @@ pub fn run_experiment(
     cancel: &CancelToken,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> ExperimentReport {
+    let listing = Listing {
+        top_n,
+        keep_feasible,
+        details: true,
+    };
+    run_experiment_with(task, factory, listing, cancel, progress)
+}
+
+/// Which rows an experiment's report lists, and whether they carry details.
+#[derive(Clone, Copy, Debug)]
+pub struct Listing {
+    pub top_n: usize,
+    pub keep_feasible: bool,
+    /// Per-op details of the Pareto and top rows (extra engine passes;
+    /// a sweep, which compares best rows only, goes without).
+    pub details: bool,
+}
+
+/// [`run_experiment`] with the listing spelled out.
+pub fn run_experiment_with(
+    task: &Task,
+    factory: &dyn WorkerFactory,
+    listing: Listing,
+    cancel: &CancelToken,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> ExperimentReport {
+    let Listing {
+        top_n,
+        keep_feasible,
+        details,
+    } = listing;
     let start = Instant::now();
     let ctx = Ctx {
         task,
@@ -89,9 +120,11 @@ pub fn run_experiment(
             .iter_mut()
             .chain(report.top.iter_mut())
             .collect();
-        shown.par_iter_mut().for_each(|r| {
-            r.detail = detail::detail_for(task, r, &workers);
-        });
+        if details {
+            shown.par_iter_mut().for_each(|r| {
+                r.detail = detail::detail_for(task, r, &workers);
+            });
+        }
         report.best = report.top.first().cloned();
         report.status = Status::Ok;
         if keep_feasible {

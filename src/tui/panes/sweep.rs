@@ -110,13 +110,17 @@ impl Metric {
 /// One line per experiment of `metric` (of each value's best row) against
 /// the swept value, with the current value as a vertical line.
 fn render_chart(s: &SweepState, names: &[String], metric: Metric, area: Rect, f: &mut Frame) {
+    // Points arrive as they finish, not in value order.
     let series: Vec<Vec<(f64, f64)>> = names
         .iter()
         .map(|n| {
-            s.points
+            let mut pts: Vec<(f64, f64)> = s
+                .points
                 .iter()
                 .filter_map(|p| best(p, n).map(|r| (p.value, metric.of(r))))
-                .collect()
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pts
         })
         .collect();
     let x_min = s.values.first().copied().unwrap_or(0.0);
