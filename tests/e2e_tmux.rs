@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod tmux_common;
-use tmux_common::{tmux_available, Tmux};
+use tmux_common::{gen_at_least, tmux_available, Tmux};
 
 fn demo_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -144,11 +144,11 @@ fn session(variant: Variant) {
     std::fs::write(&tmp, &agg_only).expect("temp write");
     std::fs::rename(&tmp, &file).expect("rename save");
     if real {
-        tmux.wait_for("a rerun after the rename-save", |s| s.contains("gen 2"));
+        tmux.wait_for("a rerun after the rename-save", |s| gen_at_least(s, 2));
     } else {
         tmux.wait_for("qwen_disagg gone after the rename-save", |s| {
             // Its row in the experiments pane (the status line may name the edit).
-            s.contains("gen 2") && !s.contains("■ qwen_disagg")
+            gen_at_least(s, 2) && !s.contains("■ qwen_disagg")
         });
     }
 

@@ -389,3 +389,32 @@ fn a_target_load_sizes_every_experiment() {
         Some(xpyd::verbs::recommend::LoadTarget::Concurrency(_))
     ));
 }
+
+/// A save seen twice (or a comment edit) searches again to the same results:
+/// the ghost, the deltas and the named edit stay those of the real change.
+#[test]
+fn a_re_search_to_the_same_results_keeps_the_last_edit() {
+    let before = load("report_qwen.json");
+    let mut after = before.clone();
+    for e in &mut after.experiments {
+        e.isl = 8000;
+    }
+    let mut app = app_with(before.clone(), 160, 48);
+    update(&mut app, Action::KnobWritten(Ok(change("isl 4000 → 8000"))));
+    research(&mut app, after.clone());
+    let mut again = after.clone();
+    for e in &mut again.experiments {
+        e.elapsed_ms += 5.0;
+        e.engine_evaluations = 0;
+    }
+    research(&mut app, again);
+    assert_eq!(app.last_edit.as_deref(), Some("isl 4000 → 8000"));
+    assert_eq!(app.tuning.edit_source, Some(EditSource::Knob));
+    assert_eq!(
+        app.previous.as_ref().map(|p| p.experiments[0].isl),
+        Some(4000)
+    );
+    // The next real change is an editor's.
+    research(&mut app, before);
+    assert_eq!(app.tuning.edit_source, Some(EditSource::Editor));
+}

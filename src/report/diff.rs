@@ -84,6 +84,24 @@ pub fn describe_edit(before: &RunReport, after: &RunReport) -> String {
     edits.join("; ")
 }
 
+/// The two reports say the same thing: only how long the searches took (and
+/// how many engine steps they needed) differs. A save that reaches the
+/// watcher twice, or an edit of a comment, searches again to this.
+pub fn same_results(a: &RunReport, b: &RunReport) -> bool {
+    let strip = |e: &ExperimentReport| ExperimentReport {
+        elapsed_ms: 0.0,
+        engine_evaluations: 0,
+        ..e.clone()
+    };
+    a.database == b.database
+        && a.warnings == b.warnings
+        && a.experiments.len() == b.experiments.len()
+        && a.experiments
+            .iter()
+            .zip(&b.experiments)
+            .all(|(x, y)| strip(x) == strip(y))
+}
+
 /// Relative change in percent, `None` when there is nothing to compare.
 pub fn change_pct(before: f64, after: f64) -> Option<f64> {
     (before.is_finite() && after.is_finite() && before.abs() > f64::EPSILON)

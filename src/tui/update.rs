@@ -158,6 +158,22 @@ fn on_search_done(
             app.shown_generation = generation;
             // Keep the selection by experiment name across reruns when possible.
             let prev_name = app.selected_experiment().map(|e| e.name.clone());
+            // Nothing changed (a save seen twice, a comment edited): the ghost,
+            // the deltas and the named edit stay those of the last real change.
+            let unchanged = app
+                .report
+                .as_ref()
+                .is_some_and(|old| crate::report::diff::same_results(old, &report));
+            if unchanged {
+                update_tune::on_same_results(app);
+                app.report = Some(report);
+                app.error = None;
+                app.stale = false;
+                app.refresh_axis_fronts();
+                end_installed(app);
+                clamp_all(app);
+                return;
+            }
             // The results being replaced become the ghost to compare against.
             app.last_edit = app
                 .report

@@ -336,6 +336,16 @@ pub fn on_results(app: &mut App) {
     app.tuning.edit_source = app.last_edit.as_ref().map(|_| source);
 }
 
+/// A re-search that changed nothing: a written value is the report's now,
+/// and the explorer's own write (if it was one) is accounted for; the edit
+/// named in the status line stays.
+pub fn on_same_results(app: &mut App) {
+    if app.tuning.pending.as_ref().is_some_and(|p| p.due.is_none()) {
+        app.tuning.pending = None;
+    }
+    app.tuning.own_write = None;
+}
+
 /// The file changed on disk: a sweep of the old file is moot.
 pub fn on_file_changed(app: &mut App) -> Vec<Effect> {
     match app.tuning.sweep.as_mut() {

@@ -83,3 +83,12 @@ pub fn tmux_available() -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// The status line's generation number ("gen N") is at least `n`. A save can
+/// reach the watcher as more than one event, so a test waits for "at least".
+pub fn gen_at_least(screen: &str, n: u64) -> bool {
+    screen.split("gen ").skip(1).any(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().is_ok_and(|g| g >= n)
+    })
+}
