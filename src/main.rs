@@ -161,10 +161,7 @@ fn print_warnings(warnings: &[String]) {
 fn print_report(rep: &RunReport, format: Format) -> Result<(), String> {
     match format {
         Format::Table => emit(&report::table::render(rep)),
-        Format::Json => {
-            let s = serde_json::to_string_pretty(rep).map_err(|e| format!("encoding JSON: {e}"))?;
-            emit_line(&s)
-        }
+        Format::Json => emit(&report::json_text(rep)?),
         Format::Csv => {
             let many = rep.experiments.len() > 1;
             let mut text = String::new();
@@ -197,19 +194,6 @@ fn deploy_options(
     Ok(o)
 }
 
-fn save_csvs(rep: &RunReport, dir: &std::path::Path) -> Result<(), String> {
-    for e in &rep.experiments {
-        let d = dir.join(&e.name);
-        std::fs::create_dir_all(&d).map_err(|err| format!("creating {}: {err}", d.display()))?;
-        for (name, rows) in [("pareto.csv", &e.pareto), ("best_config_topn.csv", &e.top)] {
-            let p = d.join(name);
-            std::fs::write(&p, report::csv::rows_csv(e, rows))
-                .map_err(|err| format!("writing {}: {err}", p.display()))?;
-        }
-    }
-    Ok(())
-}
-
 /// `xpyd sweep`: one session for every value; the results print at the end.
 fn sweep(
     file: &std::path::Path,
@@ -238,11 +222,7 @@ fn sweep(
     match format {
         Format::Table => emit(&xpyd::sweep::render_table(&report)),
         Format::Csv => emit(&xpyd::sweep::render_csv(&report)),
-        Format::Json => {
-            let s =
-                serde_json::to_string_pretty(&report).map_err(|e| format!("encoding JSON: {e}"))?;
-            emit_line(&s)
-        }
+        Format::Json => emit(&report::json_text(&report)?),
     }
 }
 
@@ -324,7 +304,7 @@ fn main() -> ExitCode {
                     print_warnings(&texts);
                     let mut r = print_report(&rep, *format);
                     if let (Ok(()), Some(dir)) = (&r, save_dir) {
-                        r = save_csvs(&rep, dir).and_then(|()| {
+                        r = report::csv::write_csvs(&rep, dir).and_then(|()| {
                             let notes = xpyd::deploy::save_top_bundles(&rep, dir, &deploy)
                                 .map_err(|e| e.to_string())?;
                             print_warnings(&notes);

@@ -70,11 +70,7 @@ pub fn sweep(
                 experiment: e.name,
                 status: e.status,
                 error: e.error,
-                best: e.best.map(|mut b| {
-                    // Per-op detail is for the explorer; a sweep compares rows.
-                    b.detail = None;
-                    b
-                }),
+                best: e.best,
             })
             .collect();
         let point = SweepPoint {

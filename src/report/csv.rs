@@ -1,6 +1,6 @@
 //! CSV with exactly the reference's `pareto.csv` / `best_config_topn.csv` columns.
 
-use super::{ExperimentReport, Row};
+use super::{ExperimentReport, Row, RunReport};
 
 pub const AGG_COLUMNS: &[&str] = &[
     "model",
@@ -258,6 +258,21 @@ fn disagg_fields(e: &ExperimentReport, r: &Row) -> Vec<String> {
     ]);
     v.push(num(r.tokens_per_s_per_gpu_cluster));
     v
+}
+
+/// The reference's `--save-dir` CSVs: `DIR/<experiment>/pareto.csv` and
+/// `best_config_topn.csv` for every experiment of `rep`.
+pub fn write_csvs(rep: &RunReport, dir: &std::path::Path) -> Result<(), String> {
+    for e in &rep.experiments {
+        let d = dir.join(&e.name);
+        std::fs::create_dir_all(&d).map_err(|err| format!("creating {}: {err}", d.display()))?;
+        for (name, rows) in [("pareto.csv", &e.pareto), ("best_config_topn.csv", &e.top)] {
+            let p = d.join(name);
+            std::fs::write(&p, rows_csv(e, rows))
+                .map_err(|err| format!("writing {}: {err}", p.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// One CSV document of `rows` in the reference's column order for the experiment's mode.

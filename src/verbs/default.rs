@@ -138,12 +138,7 @@ pub fn verdict(rep: &RunReport) -> String {
 
 /// `--save-dir`: the CSVs `xpyd run --save-dir` writes, plus `exp.yaml`.
 pub fn save(out: &DefaultOutcome, dir: &Path) -> Result<(), String> {
-    for e in &out.report.experiments {
-        let d = dir.join(&e.name);
-        for (name, rows) in [("pareto.csv", &e.pareto), ("best_config_topn.csv", &e.top)] {
-            super::write_file(&d.join(name), &crate::report::csv::rows_csv(e, rows))?;
-        }
-    }
+    crate::report::csv::write_csvs(&out.report, dir)?;
     super::write_file(&dir.join("exp.yaml"), &out.exp_text)
 }
 
@@ -155,9 +150,7 @@ pub fn render(out: &DefaultOutcome, format: Format) -> Result<String, String> {
             crate::report::table::render(&out.report).trim_end(),
             verdict(&out.report)
         )),
-        Format::Json => serde_json::to_string_pretty(&out.report)
-            .map(|s| s + "\n")
-            .map_err(|e| format!("encoding JSON: {e}")),
+        Format::Json => crate::report::json_text(&out.report),
     }
 }
 

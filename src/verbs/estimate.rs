@@ -442,9 +442,7 @@ pub fn run(session: &Session, a: &EstimateArgs) -> Result<(String, Vec<String>),
     warnings.extend(e.kv_warning.clone());
     let text = match a.format {
         Format::Table => super::estimate_table::render_table(&e),
-        Format::Json => serde_json::to_string_pretty(&e)
-            .map(|s| s + "\n")
-            .map_err(|err| format!("encoding JSON: {err}"))?,
+        Format::Json => crate::report::json_text(&e)?,
     };
     Ok((text, warnings))
 }

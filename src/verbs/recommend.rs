@@ -449,9 +449,7 @@ pub fn run(session: &Session, a: &RecommendArgs) -> Result<String, String> {
     }
     match a.format {
         Format::Table => Ok(render_table(&rec)),
-        Format::Json => serde_json::to_string_pretty(&rec)
-            .map(|s| s + "\n")
-            .map_err(|e| format!("encoding JSON: {e}")),
+        Format::Json => crate::report::json_text(&rec),
     }
 }
 

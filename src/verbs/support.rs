@@ -399,9 +399,7 @@ pub fn run(session: &Session, a: &SupportArgs) -> Result<String, String> {
     let s = support(session, a)?;
     match a.format {
         Format::Table => Ok(render_table(&s)),
-        Format::Json => serde_json::to_string_pretty(&s)
-            .map(|t| t + "\n")
-            .map_err(|e| format!("encoding JSON: {e}")),
+        Format::Json => crate::report::json_text(&s),
     }
 }
 
