@@ -164,25 +164,17 @@ fn on_search_done(
                 .report
                 .as_ref()
                 .is_some_and(|old| crate::report::diff::same_results(old, &report));
-            if unchanged {
-                update_tune::on_same_results(app);
-                app.report = Some(report);
-                app.error = None;
-                app.stale = false;
-                app.refresh_axis_fronts();
-                end_installed(app);
-                clamp_all(app);
-                return;
+            if !unchanged {
+                // The results being replaced become the ghost to compare against.
+                app.last_edit = app
+                    .report
+                    .as_ref()
+                    // A switch of database is not an edit of the file.
+                    .filter(|old| old.database == report.database)
+                    .map(|old| crate::report::diff::describe_edit(old, &report))
+                    .filter(|d| !d.is_empty());
+                app.previous = app.report.take();
             }
-            // The results being replaced become the ghost to compare against.
-            app.last_edit = app
-                .report
-                .as_ref()
-                // A switch of database is not an edit of the file.
-                .filter(|old| old.database == report.database)
-                .map(|old| crate::report::diff::describe_edit(old, &report))
-                .filter(|d| !d.is_empty());
-            app.previous = app.report.take();
             app.report = Some(report);
             if let Some(n) = prev_name {
                 if let Some(i) = app.experiments().iter().position(|e| e.name == n) {
@@ -191,7 +183,7 @@ fn on_search_done(
             }
             app.error = None;
             app.stale = false;
-            update_tune::on_results(app);
+            update_tune::on_results(app, unchanged);
             app.refresh_axis_fronts();
             end_installed(app);
         }

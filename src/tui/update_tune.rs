@@ -322,28 +322,22 @@ pub fn on_restored(app: &mut App, change: Change, undo: bool, result: Result<(),
 }
 
 /// A search result is on screen: a written value is now the report's, and
-/// the edit it shows is named after who made it.
-pub fn on_results(app: &mut App) {
+/// the edit it shows is named after who made it. When the results did not
+/// change (`unchanged`), the edit named before stays.
+pub fn on_results(app: &mut App, unchanged: bool) {
     if app.tuning.pending.as_ref().is_some_and(|p| p.due.is_none()) {
         app.tuning.pending = None;
     }
     let own = app.tuning.own_write.take();
+    if unchanged {
+        return;
+    }
     if own.is_some() && app.last_edit.is_some() {
         // The status line's edit segment says it now ("wrote …" would repeat it).
         app.message = None;
     }
     let source = own.unwrap_or(EditSource::Editor);
     app.tuning.edit_source = app.last_edit.as_ref().map(|_| source);
-}
-
-/// A re-search that changed nothing: a written value is the report's now,
-/// and the explorer's own write (if it was one) is accounted for; the edit
-/// named in the status line stays.
-pub fn on_same_results(app: &mut App) {
-    if app.tuning.pending.as_ref().is_some_and(|p| p.due.is_none()) {
-        app.tuning.pending = None;
-    }
-    app.tuning.own_write = None;
 }
 
 /// The file changed on disk: a sweep of the old file is moot.
